@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# test-all.sh - every test tier of lxops, in order:
+#   1. fast tier: cargo test --test it -- --skip real::   (REQUIRE_SHELLCHECK=1)
+#   2. real tier on LXD:   ci/bench-up.sh lxd,   cargo test --test it real::, ci/bench-down.sh
+#   3. real tier on Incus: ci/bench-up.sh incus, cargo test --test it real::, ci/bench-down.sh
+# Exits non-zero if any tier fails or a bench cannot be brought up (the real
+# tier is never skipped). The bench is torn down on any exit. Run as root.
+#   LXOPS_BENCH_DEBIAN   build/test the debian-mini image too (default 1 here)
+#   LXOPS_TEST_BACKENDS  backends to run the real tier on (default "lxd incus")
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+cd "$HERE/.." || exit 1
+# the Rust toolchain's cargo (rustup puts it in ~/.cargo/bin)
+if [ -d "${CARGO_HOME:-$HOME/.cargo}/bin" ]; then PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"; fi
+command -v cargo >/dev/null || { echo "test-all: cargo not found on PATH" >&2; exit 1; }
+export LXOPS_BENCH_DEBIAN=${LXOPS_BENCH_DEBIAN:-1}
+BACKENDS=${LXOPS_TEST_BACKENDS:-lxd incus}
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+T0=$(now_ms)
+SUMMARY=()
+FAILED=0
+BENCH_UP=0
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+teardown() {
+  if [ "$BENCH_UP" = 1 ]; then
+    echo "==> test-all: tearing the bench down"
+    bash "$HERE/bench-down.sh" all || true
+    BENCH_UP=0
+  fi
+}
+trap teardown EXIT
+trap 'echo "test-all: interrupted" >&2; exit 130' INT TERM
+# phase NAME CMD...: run, time, record
+phase() {
+  local name=$1 t rc
+  shift
+  printf '\n==> test-all: %s\n' "$name"
+  t=$(now_ms)
+  "$@"; rc=$?
+  SUMMARY+=("$(printf '%-32s %-4s %7.1f s' "$name" "$([ $rc = 0 ] && echo ok || echo FAIL)" "$(( $(now_ms) - t ))e-3")")
+  [ $rc = 0 ] || FAILED=1
+  return $rc
+}
+
+phase "fast tier" env REQUIRE_SHELLCHECK=1 cargo test --test it -- --skip real::
+for be in $BACKENDS; do
+  BENCH_UP=1
+  if phase "bench-up $be" bash "$HERE/bench-up.sh" "$be"; then
+    phase "real tier ($be)" cargo test --test it real:: -- --test-threads=1
+  fi
+  phase "bench-down ($be)" bash "$HERE/bench-down.sh" all
+  BENCH_UP=0
+done
+
+printf '\n==> test-all summary\n'
+printf '    %s\n' "${SUMMARY[@]}"
+printf '    %-32s %-4s %7.1f s\n' total "$([ $FAILED = 0 ] && echo ok || echo FAIL)" "$(( $(now_ms) - T0 ))e-3"
+exit $FAILED

@@ -1,0 +1,856 @@
+//! From a merged config to a resolved, validated [`Instance`].
+//!
+//! Computes the instance name, the effective project, the built-in and
+//! looked-up properties, the profile name, the filesystems (ZFS or plain
+//! directory) and device directories, the device owner and, for commands
+//! that create devices, where devices come from (a template instance to
+//! rsync from, or an instance snapshot to clone). Every check that can be
+//! made without a host runs here, and all problems are reported together,
+//! each naming its file and key. Nothing here touches the host.
+
+use crate::diag::{ConfigError, Diag};
+use crate::load::{Loader, Merged};
+use crate::paths;
+use crate::properties::{Properties, substitute};
+use indexmap::IndexMap;
+use std::path::{Path, PathBuf};
+
+/// The ostypes lxops can configure.
+pub const OSTYPES: &[&str] = &["alpine", "debian", "openwrt", "ubuntu"];
+
+/// Settings that come from the command line rather than the config.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--name`: overrides the instance name of a single config.
+    pub name: Option<String>,
+    /// `--project`: overrides the config's project (decision D3).
+    pub project: Option<String>,
+    /// Resolve device and container sources (launch, rebuild, create-devices, verify).
+    pub sources: bool,
+}
+
+/// A resolved instance: everything later stages need, nothing raw.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub name: String,
+    /// The top config file as the operator named it.
+    pub config_file: PathBuf,
+    /// The top config file made absolute: the instance profile's description.
+    pub config_abs: PathBuf,
+    pub merged: Merged,
+    /// The effective project; `default` when none is set.
+    pub project: String,
+    pub ostype: String,
+    /// The substituted image (may carry a remote prefix).
+    pub image: String,
+    /// The instance profile that carries the disk devices.
+    pub profile: String,
+    /// The config's `profiles`, in merged order.
+    pub profiles: Vec<String>,
+    pub lxc_options: Vec<String>,
+    /// `uid:gid` to chown new filesystem roots and device directories to.
+    pub owner: Option<String>,
+    /// Sorted by path, so parents come before children.
+    pub filesystems: Vec<Fs>,
+    /// Sorted by (filesystem id, key).
+    pub devices: Vec<Dev>,
+    pub cloud_config_files: Vec<PathBuf>,
+    /// `origin`: copy the instance from another instance (snapshot).
+    pub origin: Option<ContainerSource>,
+    pub device_source: Option<DeviceSource>,
+    /// Effective properties with where each came from, for display.
+    pub properties: Vec<(String, String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FsKind {
+    Zfs,
+    Dir,
+}
+
+/// A filesystem of the instance.
+#[derive(Debug, Clone)]
+pub struct Fs {
+    pub id: String,
+    pub pattern: String,
+    /// The dataset name (ZFS) or the absolute directory.
+    pub path: String,
+    pub kind: FsKind,
+    /// Where the filesystem is on the host (`/<dataset>` for ZFS).
+    pub host_dir: String,
+    /// `zfs create -o` properties, sorted by name.
+    pub zfsproperties: Vec<(String, String)>,
+    pub destroy: bool,
+    pub transient: bool,
+    pub file: PathBuf,
+    /// With `device-origin`: the snapshot to clone this filesystem from.
+    pub clone_from: Option<String>,
+}
+
+/// A disk device of the instance.
+#[derive(Debug, Clone)]
+pub struct Dev {
+    pub key: String,
+    /// Mount path inside the instance.
+    pub path: String,
+    /// The filesystem id; `None` for a standalone device.
+    pub filesystem: Option<String>,
+    /// The host directory the device is sourced from.
+    pub source: String,
+    pub readonly: bool,
+    pub file: PathBuf,
+    /// With `device-template`: the template instance's directory to copy.
+    pub template: Option<String>,
+}
+
+/// Where the instance itself is copied from (`origin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSource {
+    pub project: String,
+    pub container: String,
+    pub snapshot: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceMode {
+    /// `device-template`: rsync new device directories from the template.
+    Template,
+    /// `device-origin`: zfs-clone filesystems from a snapshot.
+    Clone { snapshot: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceSource {
+    pub instance: String,
+    pub mode: SourceMode,
+}
+
+impl Instance {
+    pub fn filesystem(&self, id: &str) -> Option<&Fs> {
+        self.filesystems.iter().find(|f| f.id == id)
+    }
+
+    /// Filesystems not below another filesystem of the instance.
+    pub fn roots(&self) -> Vec<&Fs> {
+        self.filesystems
+            .iter()
+            .filter(|f| {
+                !self
+                    .filesystems
+                    .iter()
+                    .any(|o| o.kind == f.kind && o.path != f.path && paths::is_within(&f.path, &o.path))
+            })
+            .collect()
+    }
+}
+
+/// Loads, merges and resolves one config.
+pub fn instance(
+    loader: &mut Loader,
+    file: &Path,
+    props: &Properties,
+    opts: &Options,
+) -> Result<Instance, ConfigError> {
+    let merged = loader.merge(file, props)?;
+    for w in &merged.warnings {
+        crate::diag::warn(w);
+    }
+    resolve(loader, merged, props, opts)
+}
+
+/// The instance name a config file gives: its base name without the last extension.
+pub fn base_name(file: &Path) -> String {
+    let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    match name.rfind('.') {
+        Some(i) => name[..i].to_string(),
+        None => name,
+    }
+}
+
+/// Why `name` is not a valid Incus/LXD instance name, if it is not.
+pub fn instance_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("the name is empty".into());
+    }
+    if name.len() > 63 {
+        return Some(format!("{} characters, at most 63 are allowed", name.len()));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+        return Some(format!("it contains {c:?}; only letters, digits and hyphens are allowed"));
+    }
+    if name.starts_with('-') || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Some("it must not start with a digit or a hyphen".into());
+    }
+    if name.ends_with('-') {
+        return Some("it must not end with a hyphen".into());
+    }
+    None
+}
+
+/// Why `name` is not a valid ZFS dataset name, if it is not.
+fn dataset_problem(name: &str) -> Option<String> {
+    if name.starts_with('/') || name.ends_with('/') || name.contains("//") {
+        return Some("dataset names have no leading, trailing or doubled '/'".into());
+    }
+    for part in name.split('/') {
+        if part == "." || part == ".." {
+            return Some("'.' and '..' are not dataset names".into());
+        }
+        if let Some(c) =
+            part.chars().find(|c| !(c.is_ascii_alphanumeric() || "_-.: ".contains(*c)) || *c == ' ')
+        {
+            return Some(format!(
+                "it contains {c:?}; dataset names use letters, digits, '_', '-', '.', ':' and '/'"
+            ));
+        }
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Some("a pool name starts with a letter".into());
+    }
+    None
+}
+
+fn has_parent_component(p: &str) -> bool {
+    p.split('/').any(|c| c == "..")
+}
+
+fn owner_problem(owner: &str) -> bool {
+    match owner.split_once(':') {
+        Some((u, g)) => u.parse::<u32>().is_err() || g.parse::<u32>().is_err(),
+        None => true,
+    }
+}
+
+/// Property lookup: built-ins, then (optionally) `-P`, then the config's
+/// properties, then global properties.
+struct Lookup<'a> {
+    builtins: [(&'static str, String); 4],
+    cli: Option<&'a IndexMap<String, String>>,
+    config: &'a IndexMap<String, String>,
+    props: &'a Properties,
+}
+
+impl<'a> Lookup<'a> {
+    fn new(
+        name: &str,
+        project: &str,
+        cli: bool,
+        config: &'a IndexMap<String, String>,
+        props: &'a Properties,
+    ) -> Self {
+        let default = project.is_empty() || project == "default";
+        let builtins = [
+            ("instance", name.to_string()),
+            ("project", if default { "default".into() } else { project.to_string() }),
+            ("project/", if default { String::new() } else { format!("{project}/") }),
+            ("project_instance", if default { name.to_string() } else { format!("{project}_{name}") }),
+        ];
+        Lookup { builtins, cli: cli.then_some(&props.cli), config, props }
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        if let Some((_, v)) = self.builtins.iter().find(|(k, _)| *k == key) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.cli.and_then(|c| c.get(key)) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.config.get(key) {
+            return Some(v.clone());
+        }
+        self.props.global.get(key).map(|(v, _)| v.clone())
+    }
+
+    /// Substitutes, turning an unknown key into a located error.
+    fn sub(&self, pattern: &str, file: &Path, key: &str, errs: &mut Vec<Diag>) -> Option<String> {
+        match substitute(pattern, &|k| self.get(k)) {
+            Ok(v) => Some(v),
+            Err(missing) => {
+                errs.push(
+                    Diag::new(format!("unknown property ({missing}) in {pattern:?}"))
+                        .in_file(file)
+                        .at_key(key)
+                        .hint(format!(
+                            "define `{missing}` with -P {missing}=VALUE, under `properties:` in the config, or in {}",
+                            self.props.file.display()
+                        )),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn resolve(
+    loader: &mut Loader,
+    merged: Merged,
+    props: &Properties,
+    opts: &Options,
+) -> Result<Instance, ConfigError> {
+    let c = &merged.config;
+    let top = merged.top.clone();
+    let o = &merged.origins;
+    let mut errs: Vec<Diag> = Vec::new();
+
+    let name = opts.name.clone().unwrap_or_else(|| base_name(&top));
+    if let Some(p) = instance_name_problem(&name) {
+        let d = Diag::new(format!("invalid instance name {name:?}: {p}")).in_file(&top);
+        errs.push(if opts.name.is_some() {
+            d.at_key("--name")
+                .hint("instance names are letters, digits and hyphens, at most 63, starting with a letter")
+        } else {
+            d.hint("the name comes from the file name; rename the file or pass --name NAME")
+        });
+    }
+    let project = opts.project.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| c.project.clone());
+    let project = if project.is_empty() { "default".to_string() } else { project };
+    let look = Lookup::new(&name, &project, true, &c.properties, props);
+    let field = |k: &str| o.field(k, &top).to_path_buf();
+
+    // Verify (spec §2.8), every check, all reported together.
+    let mut cloud_config_files = Vec::new();
+    for (i, f) in c.cloud_config_files.iter().enumerate() {
+        let p = PathBuf::from(f);
+        if !p.is_file() {
+            let from = o.cloud_config_files.get(i).cloned().unwrap_or(top.clone());
+            errs.push(
+                Diag::new(format!("cloud-config file {f} does not exist"))
+                    .in_file(&from)
+                    .at_key("cloud-config-files")
+                    .hint("paths are relative to the file that lists them"),
+            );
+        }
+        cloud_config_files.push(p);
+    }
+    if !c.source_config.is_empty() && !Path::new(&c.source_config).is_file() {
+        errs.push(
+            Diag::new(format!("source-config file {} does not exist", c.source_config))
+                .in_file(&field("source-config"))
+                .at_key("source-config"),
+        );
+    }
+    let mut seen_profiles = Vec::new();
+    let mut dups = Vec::new();
+    for p in &c.profiles {
+        if seen_profiles.contains(p) {
+            if !dups.contains(p) {
+                dups.push(p.clone());
+            }
+        } else {
+            seen_profiles.push(p.clone());
+        }
+    }
+    if !dups.is_empty() {
+        errs.push(
+            Diag::new(format!("duplicate profiles: {}", dups.join(", ")))
+                .in_file(&top)
+                .at_key("profiles")
+                .hint("a profile is listed by more than one file of the include tree; list it once"),
+        );
+    }
+    if !c.ostype.is_empty() && !OSTYPES.contains(&c.ostype.as_str()) {
+        errs.push(
+            Diag::new(format!("unsupported ostype {:?}", c.ostype))
+                .in_file(&field("ostype"))
+                .at_key("ostype")
+                .hint(format!("use one of: {}", OSTYPES.join(", "))),
+        );
+    }
+
+    let image = look.sub(&c.image, &field("image"), "image", &mut errs).unwrap_or_default();
+    let pattern = if c.profile_pattern.is_empty() { "(instance).lxops" } else { c.profile_pattern.as_str() };
+    let profile =
+        look.sub(pattern, &field("profile-pattern"), "profile-pattern", &mut errs).unwrap_or_default();
+    if profile.is_empty() || profile.contains('/') || profile.contains(char::is_whitespace) {
+        errs.push(
+            Diag::new(format!("invalid profile name {profile:?}"))
+                .in_file(&field("profile-pattern"))
+                .at_key("profile-pattern")
+                .hint("profile names are non-empty and contain no '/' or spaces"),
+        );
+    }
+    let owner = look
+        .sub(&c.device_owner, &field("device-owner"), "device-owner", &mut errs)
+        .filter(|s| !s.is_empty());
+    if let Some(ow) = &owner
+        && owner_problem(ow)
+    {
+        errs.push(
+            Diag::new(format!("device-owner {ow:?} is not of the form uid:gid"))
+                .in_file(&field("device-owner"))
+                .at_key("device-owner")
+                .hint("use numbers as the host sees the container's root, e.g. 1000000:1000000"),
+        );
+    }
+
+    let filesystems = resolve_filesystems(c, &merged, &look, &mut errs);
+    let devices = resolve_devices(c, &merged, &look, &filesystems, &mut errs);
+
+    let mut origin = None;
+    let mut device_source = None;
+    let mut filesystems = filesystems;
+    let mut devices = devices;
+    if opts.sources {
+        let os = look.sub(&c.origin, &field("origin"), "origin", &mut errs).unwrap_or_default();
+        if !os.is_empty() {
+            origin = Some(parse_origin(&os, &project));
+        }
+        device_source = resolve_device_source(
+            loader,
+            &merged,
+            props,
+            &look,
+            &project,
+            &mut filesystems,
+            &mut devices,
+            &mut errs,
+        );
+    }
+
+    let mut properties = Vec::new();
+    for (k, v) in &look.builtins {
+        properties.push((k.to_string(), v.clone(), "built-in".to_string()));
+    }
+    let mut rest: IndexMap<String, (String, String)> = IndexMap::new();
+    for (k, (v, f)) in &props.global {
+        rest.insert(k.clone(), (v.clone(), f.display().to_string()));
+    }
+    for (k, v) in &c.properties {
+        let f = o.properties.get(k).map(|p| p.display().to_string()).unwrap_or_default();
+        rest.insert(k.clone(), (v.clone(), f));
+    }
+    for (k, v) in &props.cli {
+        rest.insert(k.clone(), (v.clone(), "-P".to_string()));
+    }
+    rest.sort_keys();
+    for (k, (v, f)) in rest {
+        if !look.builtins.iter().any(|(b, _)| *b == k) {
+            properties.push((k, v, f));
+        }
+    }
+
+    if !errs.is_empty() {
+        return Err(ConfigError(errs));
+    }
+    Ok(Instance {
+        config_abs: paths::absolute(&top),
+        config_file: top,
+        name,
+        project,
+        ostype: c.ostype.clone(),
+        image,
+        profile,
+        profiles: c.profiles.clone(),
+        lxc_options: c.lxc_options.clone(),
+        owner,
+        filesystems,
+        devices,
+        cloud_config_files,
+        origin,
+        device_source,
+        properties,
+        merged,
+    })
+}
+
+fn resolve_filesystems(
+    c: &crate::config::Config,
+    m: &Merged,
+    look: &Lookup,
+    errs: &mut Vec<Diag>,
+) -> Vec<Fs> {
+    let mut out = Vec::new();
+    for (id, fs) in &c.filesystems {
+        let file = m.origins.filesystems.get(id).cloned().unwrap_or(m.top.clone());
+        let Some(fs) = fs else {
+            errs.push(
+                Diag::new(format!("filesystem {id} is empty"))
+                    .in_file(&file)
+                    .at_key(format!("filesystems.{id}"))
+                    .hint("give it a `pattern`, or remove the entry"),
+            );
+            continue;
+        };
+        if id.is_empty() {
+            errs.push(
+                Diag::new(format!("empty filesystem key (pattern {:?})", fs.pattern))
+                    .in_file(&file)
+                    .at_key("filesystems"),
+            );
+            continue;
+        }
+        let key = format!("filesystems.{id}.pattern");
+        let Some(path) = look.sub(&fs.pattern, &file, &key, errs) else { continue };
+        if let Some(problem) = fs_path_problem(&path) {
+            errs.push(
+                Diag::new(format!("filesystem {id}: {path:?} is not usable: {problem}"))
+                    .in_file(&file)
+                    .at_key(key)
+                    .hint("a pattern gives a ZFS dataset (pool/a/b) or an absolute directory (/srv/x)"),
+            );
+            continue;
+        }
+        let (kind, host_dir) = if path.starts_with('/') {
+            (FsKind::Dir, paths::clean(Path::new(&path)).display().to_string())
+        } else {
+            (FsKind::Zfs, format!("/{path}"))
+        };
+        let path = if kind == FsKind::Dir { host_dir.clone() } else { path };
+        let mut zfsproperties: Vec<(String, String)> =
+            fs.zfsproperties.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        zfsproperties.sort();
+        if kind == FsKind::Dir && !zfsproperties.is_empty() {
+            errs.push(
+                Diag::new(format!("filesystem {id} is a directory ({path}) but has zfsproperties"))
+                    .in_file(&file)
+                    .at_key(format!("filesystems.{id}.zfsproperties")),
+            );
+        }
+        out.push(Fs {
+            id: id.clone(),
+            pattern: fs.pattern.clone(),
+            path,
+            kind,
+            host_dir,
+            zfsproperties,
+            destroy: fs.destroy,
+            transient: fs.transient,
+            file,
+            clone_from: None,
+        });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Why a substituted filesystem path cannot be used (decision D16).
+fn fs_path_problem(path: &str) -> Option<String> {
+    if path.is_empty() {
+        return Some("the pattern substitutes to an empty string".into());
+    }
+    if path.starts_with('/') {
+        if has_parent_component(path) {
+            return Some("it contains '..'".into());
+        }
+        if paths::clean(Path::new(path)) == Path::new("/") {
+            return Some("it is the host's root directory".into());
+        }
+        return None;
+    }
+    dataset_problem(path)
+}
+
+fn resolve_devices(
+    c: &crate::config::Config,
+    m: &Merged,
+    look: &Lookup,
+    fss: &[Fs],
+    errs: &mut Vec<Diag>,
+) -> Vec<Dev> {
+    let mut out = Vec::new();
+    let mut paths_seen: IndexMap<String, String> = IndexMap::new();
+    for (key, d) in &c.devices {
+        let file = m.origins.devices.get(key).cloned().unwrap_or(m.top.clone());
+        let at = format!("devices.{key}");
+        let Some(d) = d else {
+            errs.push(
+                Diag::new(format!("device {key} is empty"))
+                    .in_file(&file)
+                    .at_key(at)
+                    .hint("give it a `path`, or remove the entry"),
+            );
+            continue;
+        };
+        if key.is_empty() {
+            errs.push(
+                Diag::new(format!("empty device key (path {:?})", d.path)).in_file(&file).at_key("devices"),
+            );
+            continue;
+        }
+        if !d.path.starts_with('/') {
+            errs.push(
+                Diag::new(format!("device {key}: path {:?} is not absolute", d.path))
+                    .in_file(&file)
+                    .at_key(format!("{at}.path"))
+                    .hint("`path` is where the device is mounted in the instance, e.g. /home"),
+            );
+        }
+        if let Some(other) = paths_seen.insert(d.path.clone(), key.clone()) {
+            errs.push(
+                Diag::new(format!("duplicate device path {}: devices {other} and {key}", d.path))
+                    .in_file(&file)
+                    .at_key(format!("{at}.path")),
+            );
+        }
+        let Some(dir) = look.sub(&d.dir, &file, &format!("{at}.dir"), errs) else { continue };
+        let source = if dir.starts_with('/') {
+            if has_parent_component(&dir) {
+                errs.push(
+                    Diag::new(format!("device {key}: dir {dir:?} contains '..'"))
+                        .in_file(&file)
+                        .at_key(format!("{at}.dir")),
+                );
+                continue;
+            }
+            paths::clean(Path::new(&dir)).display().to_string()
+        } else if d.filesystem.is_empty() {
+            errs.push(
+                Diag::new(format!("device {key} has no filesystem but a relative dir {dir:?}"))
+                    .in_file(&file)
+                    .at_key(format!("{at}.dir"))
+                    .hint("set `filesystem` to a filesystem id, or make `dir` an absolute host path"),
+            );
+            continue;
+        } else {
+            let Some(fs) = fss.iter().find(|f| f.id == d.filesystem) else {
+                if !c.filesystems.contains_key(&d.filesystem) {
+                    let known: Vec<&str> = c.filesystems.keys().map(|s| s.as_str()).collect();
+                    errs.push(
+                        Diag::new(format!("device {key}: unknown filesystem id {:?}", d.filesystem))
+                            .in_file(&file)
+                            .at_key(format!("{at}.filesystem"))
+                            .hint(if known.is_empty() {
+                                "the config defines no filesystems".to_string()
+                            } else {
+                                format!("known filesystems: {}", known.join(", "))
+                            }),
+                    );
+                }
+                continue;
+            };
+            if has_parent_component(&dir) {
+                errs.push(
+                    Diag::new(format!("device {key}: dir {dir:?} leaves its filesystem"))
+                        .in_file(&file)
+                        .at_key(format!("{at}.dir"))
+                        .hint("a relative dir is a sub-directory of the filesystem; '..' is not allowed"),
+                );
+                continue;
+            }
+            let sub = if d.dir == "." {
+                ""
+            } else if dir.is_empty() {
+                key.as_str()
+            } else {
+                dir.as_str()
+            };
+            if sub.is_empty() {
+                fs.host_dir.clone()
+            } else {
+                paths::clean(&Path::new(&fs.host_dir).join(sub)).display().to_string()
+            }
+        };
+        out.push(Dev {
+            key: key.clone(),
+            path: d.path.clone(),
+            filesystem: (!d.filesystem.is_empty()).then(|| d.filesystem.clone()),
+            source,
+            readonly: d.readonly,
+            file,
+            template: None,
+        });
+    }
+    out.sort_by(|a, b| {
+        (a.filesystem.as_deref().unwrap_or(""), &a.key).cmp(&(b.filesystem.as_deref().unwrap_or(""), &b.key))
+    });
+    out
+}
+
+fn parse_origin(s: &str, project: &str) -> ContainerSource {
+    let (head, snapshot) = match s.split_once('/') {
+        Some((h, snap)) => (h, snap.to_string()),
+        None => (s, String::new()),
+    };
+    let (p, container) = match head.split_once('_') {
+        Some((p, c)) => (p.to_string(), c.to_string()),
+        None => (project.to_string(), head.to_string()),
+    };
+    ContainerSource { project: p, container, snapshot }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve_device_source(
+    loader: &mut Loader,
+    m: &Merged,
+    props: &Properties,
+    look: &Lookup,
+    project: &str,
+    fss: &mut [Fs],
+    devs: &mut [Dev],
+    errs: &mut Vec<Diag>,
+) -> Option<DeviceSource> {
+    let c = &m.config;
+    let top = &m.top;
+    let (raw, key, clone) = if !c.device_origin.is_empty() {
+        (&c.device_origin, "device-origin", true)
+    } else if !c.device_template.is_empty() {
+        (&c.device_template, "device-template", false)
+    } else {
+        return None;
+    };
+    let file = m.origins.field(key, top).to_path_buf();
+    let s = look.sub(raw, &file, key, errs)?;
+    let (name, mode) = if clone {
+        match s.split_once('@') {
+            Some((n, snap)) if !snap.is_empty() && !snap.contains('@') => {
+                (n.to_string(), SourceMode::Clone { snapshot: snap.to_string() })
+            }
+            _ => {
+                errs.push(
+                    Diag::new(format!("device-origin {s:?} has no snapshot"))
+                        .in_file(&file)
+                        .at_key(key)
+                        .hint("write INSTANCE@SNAPSHOT, e.g. web-template@copy"),
+                );
+                return None;
+            }
+        }
+    } else {
+        (s, SourceMode::Template)
+    };
+    if name.is_empty() {
+        errs.push(Diag::new("the device source names no instance").in_file(&file).at_key(key));
+        return None;
+    }
+    // The source instance's filesystems come from source-config, or this config.
+    let src_merged;
+    let (src_cfg, src_project) = if c.source_config.is_empty() {
+        (c, project.to_string())
+    } else {
+        match loader.merge(Path::new(&c.source_config), props) {
+            Ok(sm) => {
+                src_merged = sm;
+                let p = if src_merged.config.project.is_empty() {
+                    project.to_string()
+                } else {
+                    src_merged.config.project.clone()
+                };
+                (&src_merged.config, p)
+            }
+            Err(e) => {
+                errs.extend(e.0);
+                return None;
+            }
+        }
+    };
+    let src_file = if c.source_config.is_empty() { top.clone() } else { PathBuf::from(&c.source_config) };
+    let src_look = Lookup::new(&name, &src_project, false, &src_cfg.properties, props);
+    let mut src_fs: IndexMap<String, (String, bool)> = IndexMap::new();
+    for (id, fs) in &src_cfg.filesystems {
+        let Some(fs) = fs else { continue };
+        let Some(p) = src_look.sub(&fs.pattern, &src_file, &format!("filesystems.{id}.pattern"), errs) else {
+            continue;
+        };
+        src_fs.insert(id.clone(), (p, fs.transient));
+    }
+    match &mode {
+        SourceMode::Clone { snapshot } => {
+            for fs in fss.iter_mut() {
+                if fs.kind != FsKind::Zfs {
+                    errs.push(
+                        Diag::new(format!(
+                            "cannot use device-origin with filesystem {}: {} is a directory, not ZFS",
+                            fs.id, fs.path
+                        ))
+                        .in_file(&fs.file)
+                        .at_key(format!("filesystems.{}", fs.id))
+                        .hint(
+                            "device-origin clones ZFS filesystems; use device-template to copy directories",
+                        ),
+                    );
+                    continue;
+                }
+                if let Some((p, transient)) = src_fs.get(&fs.id)
+                    && !transient
+                {
+                    fs.clone_from = Some(format!("{p}@{snapshot}"));
+                }
+            }
+        }
+        SourceMode::Template => {
+            for d in devs.iter_mut() {
+                let Some(fsid) = &d.filesystem else { continue };
+                if fss.iter().any(|f| &f.id == fsid && f.transient) {
+                    continue;
+                }
+                let Some((p, _)) = src_fs.get(fsid) else {
+                    errs.push(
+                        Diag::new(format!(
+                            "device {}: the template instance {name} has no filesystem {fsid}",
+                            d.key
+                        ))
+                        .in_file(&d.file)
+                        .at_key(format!("devices.{}", d.key)),
+                    );
+                    continue;
+                };
+                let src_host = if p.starts_with('/') { p.clone() } else { format!("/{p}") };
+                let raw_dir =
+                    c.devices.get(&d.key).and_then(|x| x.as_ref()).map(|x| x.dir.clone()).unwrap_or_default();
+                let Some(dir) = src_look.sub(&raw_dir, &d.file, &format!("devices.{}.dir", d.key), errs)
+                else {
+                    continue;
+                };
+                let t = if dir.starts_with('/') {
+                    dir
+                } else {
+                    let sub = if raw_dir == "." {
+                        ""
+                    } else if dir.is_empty() {
+                        d.key.as_str()
+                    } else {
+                        dir.as_str()
+                    };
+                    if sub.is_empty() {
+                        src_host
+                    } else {
+                        paths::clean(&Path::new(&src_host).join(sub)).display().to_string()
+                    }
+                };
+                d.template = Some(t);
+            }
+        }
+    }
+    Some(DeviceSource { instance: name, mode })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_names() {
+        assert_eq!(base_name(Path::new("a.yaml")), "a");
+        assert_eq!(base_name(Path::new("dir/x.y.yaml")), "x.y");
+        assert_eq!(base_name(Path::new("noext")), "noext");
+    }
+
+    #[test]
+    fn instance_names() {
+        assert!(instance_name_problem("web1").is_none());
+        assert!(instance_name_problem("1web").is_some());
+        assert!(instance_name_problem("-web").is_some());
+        assert!(instance_name_problem("a_b").is_some());
+        assert!(instance_name_problem(&"a".repeat(64)).is_some());
+    }
+
+    #[test]
+    fn datasets() {
+        assert!(dataset_problem("tank/a/b").is_none());
+        assert!(dataset_problem("tank//b").is_some());
+        assert!(dataset_problem("tank/../b").is_some());
+        assert!(dataset_problem("tank/a b").is_some());
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            parse_origin("p_c/snap", "default"),
+            ContainerSource { project: "p".into(), container: "c".into(), snapshot: "snap".into() }
+        );
+        assert_eq!(
+            parse_origin("c", "q"),
+            ContainerSource { project: "q".into(), container: "c".into(), snapshot: "".into() }
+        );
+    }
+}

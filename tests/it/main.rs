@@ -1,0 +1,11 @@
+//! The one integration-test binary.
+//!
+//! - `fixtures`: the fast tier. Every folder in `fixtures/` is a case; its
+//!   `cmd` file lists lxops command lines, and their outputs together make
+//!   one insta snapshot in `snapshots/`.
+//! - `real`: the real tier against a running LXD or Incus with zfs-fuse,
+//!   brought up by `ci/bench-up.sh`. These tests fail, never skip, when the
+//!   bench is down; the fast-tier command leaves them out by name.
+
+mod fixtures;
+mod real;
