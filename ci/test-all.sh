@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test-all.sh - every test tier of lxops, in order:
-#   1. fast tier: cargo test --test it -- --skip real::   (REQUIRE_SHELLCHECK=1)
+#   1. fast tier: cargo test -- --skip real::   (REQUIRE_SHELLCHECK=1)
 #   2. real tier on LXD:   ci/bench-up.sh lxd,   cargo test --test it real::, ci/bench-down.sh
 #   3. real tier on Incus: ci/bench-up.sh incus, cargo test --test it real::, ci/bench-down.sh
 # Exits non-zero if any tier fails or a bench cannot be brought up (the real
@@ -43,7 +43,16 @@ phase() {
   return $rc
 }
 
-phase "fast tier" env REQUIRE_SHELLCHECK=1 cargo test --test it -- --skip real::
+# the fast tier needs shellcheck (REQUIRE_SHELLCHECK=1); a fresh machine lacks it
+# shellcheck disable=SC2317  # called through phase "$@"
+ensure_shellcheck() {
+  command -v shellcheck >/dev/null && return 0
+  [ "$(id -u)" = 0 ] || { echo "test-all: shellcheck missing (apt-get install shellcheck)" >&2; return 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
+}
+phase "install shellcheck" ensure_shellcheck
+phase "fast tier" env REQUIRE_SHELLCHECK=1 cargo test -- --skip real::
 for be in $BACKENDS; do
   BENCH_UP=1
   if phase "bench-up $be" bash "$HERE/bench-up.sh" "$be"; then

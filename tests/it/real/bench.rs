@@ -1,7 +1,7 @@
 //! Tests of the bench itself (no lxops involved): the manager, zfs-fuse and
 //! the test images behave as the lxops tests will assume.
 
-use super::{Exec, Real, Resource, cli, exec, exec_status, sh, zfs};
+use super::{Exec, Real, cli, exec, exec_status, sh, zfs};
 use std::os::unix::fs::{MetadataExt, chown};
 
 /// A zfs-fuse dataset attached through a profile keeps uid-1000 data across
@@ -168,7 +168,6 @@ fn debian_mini_adduser_and_apt_recorder() {
     );
     let info = super::cli_status(&["image", "info", "debian-mini"]);
     assert!(info.ok(), "image debian-mini missing although LXOPS_BENCH_DEBIAN=1: {}", info.stderr);
-    t.register(Resource::Instance(t.name("d")));
     let c = t.launch("debian-mini", "d", &[]);
     exec(&c, &["adduser", "--disabled-password", "--gecos", "", "--uid", "1500", "carol"]);
     assert_eq!(exec(&c, &["id", "-u", "carol"]).trim(), "1500");
