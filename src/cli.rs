@@ -52,6 +52,13 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    #[command(flatten)]
+    Plan(PlanCmd),
+    /// Print a command's plan as a bash script that runs without lxops.
+    ///
+    /// Example: lxops script launch -n web1 web.yaml > launch-web1.sh
+    #[command(subcommand)]
+    Script(PlanCmd),
     /// Inspect lxops config files: merged config, includes, properties, packages.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -168,4 +175,148 @@ pub enum PropertyCmd {
     ///
     /// Example: lxops property file
     File,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// A numbered listing for humans.
+    #[default]
+    Text,
+    /// The plan as JSON (format_version 1).
+    Json,
+}
+
+/// How to use a plan: show it (default), as JSON, or run it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Run the plan on this host instead of printing it.
+    #[arg(long)]
+    pub execute: bool,
+    /// Output format of the plan.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// With --execute: resume at this step (preflight state checks are not enforced).
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<usize>,
+}
+
+/// Waiting for the instance's network after start (decision D15).
+#[derive(Debug, Args, Clone, Default)]
+pub struct WaitArgs {
+    /// Seconds to wait for an IPv4 address after start.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub wait_network: u32,
+    /// Do not wait for the network after start.
+    #[arg(long)]
+    pub no_wait_network: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LaunchArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    #[command(flatten)]
+    pub configs: Configs,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Stop a running instance first instead of refusing.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub configs: Configs,
+}
+
+#[derive(Debug, Args)]
+pub struct CloudconfigArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The guest's OS type (needed for packages, users and timezone).
+    #[arg(long, value_name = "OSTYPE")]
+    pub ostype: Option<String>,
+    /// The instance to configure.
+    #[arg(short, long, value_name = "INSTANCE")]
+    pub instance: String,
+    /// Cloud-config files, applied in order.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub configs: Configs,
+}
+
+/// Commands that compile a plan.
+#[derive(Debug, Subcommand)]
+pub enum PlanCmd {
+    /// Create an instance's filesystems, devices and profile, then create, start and configure it.
+    ///
+    /// Example: lxops launch -n web1 web.yaml            (shows the plan)
+    ///          lxops launch --execute -n web1 web.yaml  (runs it)
+    Launch(LaunchArgs),
+    /// Delete instances and their profiles; filesystems are kept.
+    ///
+    /// Example: lxops delete --execute web1.yaml
+    Delete(RemoveArgs),
+    /// Delete instances and profiles, and destroy filesystems marked `destroy: true`.
+    ///
+    /// Example: lxops script destroy web1.yaml > destroy.sh
+    Destroy(RemoveArgs),
+    /// Apply a config's cloud-config files to an existing, running instance.
+    ///
+    /// Example: lxops configure --execute web1.yaml
+    Configure(LaunchArgs),
+    /// Apply cloud-config files to an instance, without an lxops config.
+    ///
+    /// Example: lxops cloudconfig --ostype alpine -i web1 --execute motd.cfg
+    Cloudconfig(CloudconfigArgs),
+    /// Create an instance's filesystems and device directories only.
+    ///
+    /// Example: lxops create-devices --execute web1.yaml
+    CreateDevices(PlanArgs),
+    /// Create an instance's profile with its disk devices only.
+    ///
+    /// Example: lxops create-profile --execute web1.yaml
+    CreateProfile(PlanArgs),
+}
+
+impl PlanCmd {
+    pub fn run_args(&self) -> &RunArgs {
+        match self {
+            PlanCmd::Launch(a) | PlanCmd::Configure(a) => &a.run,
+            PlanCmd::Cloudconfig(a) => &a.run,
+            PlanCmd::Delete(a) | PlanCmd::Destroy(a) => &a.run,
+            PlanCmd::CreateDevices(a) | PlanCmd::CreateProfile(a) => &a.run,
+        }
+    }
+
+    pub fn configs(&self) -> &[PathBuf] {
+        match self {
+            PlanCmd::Launch(a) | PlanCmd::Configure(a) => &a.configs.configs,
+            PlanCmd::Cloudconfig(_) => &[],
+            PlanCmd::Delete(a) | PlanCmd::Destroy(a) => &a.configs.configs,
+            PlanCmd::CreateDevices(a) | PlanCmd::CreateProfile(a) => &a.configs.configs,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            PlanCmd::Launch(_) => "launch",
+            PlanCmd::Configure(_) => "configure",
+            PlanCmd::Cloudconfig(_) => "cloudconfig",
+            PlanCmd::Delete(_) => "delete",
+            PlanCmd::Destroy(_) => "destroy",
+            PlanCmd::CreateDevices(_) => "create-devices",
+            PlanCmd::CreateProfile(_) => "create-profile",
+        }
+    }
 }

@@ -8,9 +8,13 @@ pub mod cloudconfig;
 pub mod cmd;
 pub mod config;
 pub mod diag;
+pub mod execute;
+pub mod guest;
 pub mod load;
 pub mod paths;
+pub mod plan;
 pub mod properties;
+pub mod render;
 pub mod resolve;
 pub mod table;
 
@@ -22,6 +26,8 @@ use std::path::{Path, PathBuf};
 pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     let g = &cli.global;
     match cli.command {
+        Command::Plan(c) => cmd::plan::run(g, c, false, out),
+        Command::Script(c) => cmd::plan::run(g, c, true, out),
         Command::Config(c) => cmd::config::run(g, c, out),
         Command::Info(c) => cmd::info::run(g, c, out),
         Command::Property(c) => cmd::property::run(g, c, out),

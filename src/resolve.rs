@@ -85,6 +85,8 @@ pub struct Fs {
     pub file: PathBuf,
     /// With `device-origin`: the snapshot to clone this filesystem from.
     pub clone_from: Option<String>,
+    /// With `device-origin`: the origin has this filesystem, as transient.
+    pub origin_transient: bool,
 }
 
 /// A disk device of the instance.
@@ -517,6 +519,7 @@ fn resolve_filesystems(
             transient: fs.transient,
             file,
             clone_from: None,
+            origin_transient: false,
         });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -760,10 +763,10 @@ fn resolve_device_source(
                     );
                     continue;
                 }
-                if let Some((p, transient)) = src_fs.get(&fs.id)
-                    && !transient
-                {
-                    fs.clone_from = Some(format!("{p}@{snapshot}"));
+                match src_fs.get(&fs.id) {
+                    Some((_, true)) => fs.origin_transient = true,
+                    Some((p, false)) => fs.clone_from = Some(format!("{p}@{snapshot}")),
+                    None => {}
                 }
             }
         }

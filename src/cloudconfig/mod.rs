@@ -3,6 +3,7 @@
 //! `parse` reads files into typed modules; guest operations per ostype are
 //! built from them by later stages.
 
+pub mod ostype;
 pub mod parse;
 
 pub use parse::{CloudConfig, read as read_file};

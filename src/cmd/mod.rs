@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod info;
+pub mod plan;
 pub mod property;
 
 use crate::cli::GlobalArgs;

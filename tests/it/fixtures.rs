@@ -8,6 +8,11 @@
 //! `HOME` the case directory, so no host setting leaks in. The temporary path
 //! is shown as `[FIXTURE]` in snapshots. Cases named `error-*` must exit 2
 //! with nothing on stdout for every line.
+//!
+//! A line `plan lxops ARGS` stands for three runs: the listing (`lxops ARGS`),
+//! the JSON (`--format json`) and the script (`lxops script ARGS`). Every
+//! script is checked with `bash -n` and `shellcheck -s bash` (required when
+//! `REQUIRE_SHELLCHECK=1`), and `equivalence` runs it against `--execute`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -67,6 +72,21 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Replaces `[FIXTURE]` in the case's text files with the copy's path, so
+/// configs can point at directories of the case.
+pub fn place(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            place(&p);
+        } else if let Ok(text) = std::fs::read_to_string(&p)
+            && text.contains("[FIXTURE]")
+        {
+            std::fs::write(&p, text.replace("[FIXTURE]", &dir_root(&p).display().to_string())).unwrap();
+        }
+    }
+}
+
 /// A scratch directory removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -91,16 +111,25 @@ impl Drop for TempDir {
     }
 }
 
+/// The case copy a file belongs to: the ancestor holding the `cmd` file.
+fn dir_root(p: &Path) -> PathBuf {
+    p.ancestors().find(|a| a.join("cmd").is_file()).unwrap_or(p).to_path_buf()
+}
+
 pub struct Run {
     pub line: String,
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
+    /// stdout before `[FIXTURE]` replaced the case's path.
+    pub raw_stdout: String,
 }
 
 /// Runs one `cmd` line in `dir` (the copied case).
 pub fn run_line(dir: &Path, line: &str) -> Run {
-    let mut w = words(line);
+    let shown = line;
+    let line = line.replace("[FIXTURE]", &dir.display().to_string());
+    let mut w = words(&line);
     let mut cwd = dir.to_path_buf();
     let mut env = Vec::new();
     while let Some(first) = w.first() {
@@ -128,7 +157,8 @@ pub fn run_line(dir: &Path, line: &str) -> Run {
         .expect("run lxops");
     let fix = |b: &[u8]| String::from_utf8_lossy(b).replace(&dir.display().to_string(), "[FIXTURE]");
     Run {
-        line: line.to_string(),
+        line: shown.to_string(),
+        raw_stdout: String::from_utf8_lossy(&out.stdout).to_string(),
         status: out.status.code().unwrap_or(-1),
         stdout: fix(&out.stdout),
         stderr: fix(&out.stderr),
@@ -170,13 +200,20 @@ pub fn run_case(case: &Path) -> (TempDir, Vec<Run>) {
     let name = case.file_name().unwrap().to_string_lossy().to_string();
     let tmp = TempDir::new(&name);
     copy_dir(case, &tmp.0);
+    place(&tmp.0);
     let cmd = std::fs::read_to_string(case.join("cmd")).unwrap();
-    let runs = cmd
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| run_line(&tmp.0, l))
-        .collect();
+    let mut runs = Vec::new();
+    for l in cmd.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        match l.find("plan lxops ") {
+            Some(i) if words(&l[..i]).iter().all(|w| w.contains('=')) => {
+                let (prefix, args) = (&l[..i], &l[i + "plan lxops ".len()..]);
+                runs.push(run_line(&tmp.0, &format!("{prefix}lxops {args}")));
+                runs.push(run_line(&tmp.0, &format!("{prefix}lxops {args} --format json")));
+                runs.push(run_line(&tmp.0, &format!("{prefix}lxops script {args}")));
+            }
+            _ => runs.push(run_line(&tmp.0, l)),
+        }
+    }
     (tmp, runs)
 }
 
@@ -195,6 +232,11 @@ fn fixtures() {
                 }
             }
         }
+        for r in runs.iter().filter(|r| r.status == 0 && r.stdout.starts_with("#!/usr/bin/env bash")) {
+            if let Err(e) = lint_script(&r.raw_stdout) {
+                failures.push(format!("{name}: `{}`: {e}", r.line));
+            }
+        }
         let text = render(&runs);
         let res = std::panic::catch_unwind(|| {
             insta::with_settings!({
@@ -211,6 +253,38 @@ fn fixtures() {
         }
     }
     assert!(failures.is_empty(), "fixture failures:\n{}", failures.join("\n"));
+}
+
+/// `bash -n` always; shellcheck when installed, and it must be when
+/// `REQUIRE_SHELLCHECK=1`.
+pub fn lint_script(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let run = |prog: &str, args: &[&str]| -> Option<std::process::Output> {
+        let mut c = Command::new(prog)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        Some(c.wait_with_output().unwrap())
+    };
+    let out = run("bash", &["-n"]).expect("bash runs");
+    if !out.status.success() {
+        return Err(format!("bash -n: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    match run("shellcheck", &["-s", "bash", "-"]) {
+        Some(out) if out.status.success() => Ok(()),
+        Some(out) => Err(format!("shellcheck:\n{}", String::from_utf8_lossy(&out.stdout))),
+        None if std::env::var("REQUIRE_SHELLCHECK").as_deref() == Ok("1") => {
+            Err("shellcheck is required (REQUIRE_SHELLCHECK=1) but not installed".into())
+        }
+        None => {
+            eprintln!("note: shellcheck is not installed; only bash -n checked the scripts");
+            Ok(())
+        }
+    }
 }
 
 #[test]

@@ -7,5 +7,6 @@
 //!   brought up by `ci/bench-up.sh`. These tests fail, never skip, when the
 //!   bench is down; the fast-tier command leaves them out by name.
 
+mod equivalence;
 mod fixtures;
 mod real;

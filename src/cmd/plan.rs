@@ -1,0 +1,157 @@
+//! Plan commands: compile, then list, print JSON, render a script, or execute.
+//!
+//! Every CONFIG is resolved first and every compile-time problem of every
+//! config is reported together (exit 2) before any output. The same plan
+//! feeds all renderings and `--execute`.
+
+use crate::cli::{Format, GlobalArgs, PlanCmd};
+use crate::diag::{ConfigError, Diag};
+use crate::execute;
+use crate::load::Loader;
+use crate::plan::backend::Backend;
+use crate::plan::{Builder, Settings, lifecycle};
+use crate::render;
+use crate::render::shell::quote;
+use crate::resolve::{self, Options};
+use std::io::Write;
+
+/// The command line as typed, quoted, for headers and hints.
+fn command_line() -> Vec<String> {
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(first) = args.first_mut() {
+        *first = "lxops".to_string();
+    }
+    args
+}
+
+pub fn run(g: &GlobalArgs, c: PlanCmd, script: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let run = c.run_args().clone();
+    if script && (run.execute || run.format != Format::Text || run.from.is_some()) {
+        return Err(ConfigError::one(
+            Diag::new("lxops script prints a script; --execute, --format and --from do not apply")
+                .hint("run the script with bash, or use the command without `script`"),
+        )
+        .into());
+    }
+    if run.from.is_some() && !run.execute {
+        return Err(ConfigError::one(Diag::new("--from goes with --execute").at_key("--from")).into());
+    }
+    let plan = compile(g, &c)?;
+    let argv = command_line();
+    if script {
+        let line = argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
+        out.write_all(render::script::render(&plan, &line).as_bytes())?;
+        return Ok(());
+    }
+    if run.execute {
+        let mut resume: Vec<String> =
+            argv.iter().filter(|a| !a.starts_with("--from")).map(|a| quote(a)).collect();
+        resume.push("--from {}".into());
+        execute::execute(&plan, run.from.unwrap_or(1), &resume.join(" "))?;
+        return Ok(());
+    }
+    match run.format {
+        Format::Json => out.write_all(render::json::render(&plan).as_bytes())?,
+        Format::Text => {
+            let q: Vec<String> = argv.iter().map(|a| quote(a)).collect();
+            let run_hint = format!("{} --execute", q.join(" "));
+            let script_hint = format!("lxops script {} > run.sh", q[1..].join(" "));
+            out.write_all(render::listing::render(&plan, &run_hint, &script_hint).as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves every CONFIG and builds one plan.
+pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, ConfigError> {
+    if let PlanCmd::Cloudconfig(a) = c {
+        return cloudconfig(g, a);
+    }
+    let files = crate::config_paths(g, c.configs())?;
+    if files.is_empty() {
+        return Err(Diag::new("no CONFIG given").hint("name one or more lxops config files").into());
+    }
+    let props = super::properties(g)?;
+    let sources = matches!(c, PlanCmd::Launch(_) | PlanCmd::CreateDevices(_));
+    let opts = Options { name: g.name.clone(), project: g.project.clone(), sources };
+    let settings = Settings {
+        backend: Backend::choose(g.backend),
+        wait_network: match c {
+            PlanCmd::Launch(a) | PlanCmd::Configure(a) if !a.wait.no_wait_network => {
+                Some(a.wait.wait_network)
+            }
+            _ => None,
+        },
+        force: matches!(c, PlanCmd::Delete(a) | PlanCmd::Destroy(a) if a.force),
+    };
+    let mut b = Builder::new(c.name(), settings);
+    let mut loader = Loader::new();
+    let mut errs: Vec<Diag> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for f in files {
+        let inst = match resolve::instance(&mut loader, &f, &props, &opts) {
+            Ok(i) => i,
+            Err(e) => {
+                errs.extend(e.0);
+                continue;
+            }
+        };
+        if seen.contains(&inst.name) {
+            errs.push(
+                Diag::new(format!("instance {} is named twice", inst.name))
+                    .in_file(&f)
+                    .hint("each CONFIG must give a different instance"),
+            );
+            continue;
+        }
+        seen.push(inst.name.clone());
+        b.instance(&inst, &loader);
+        match c {
+            PlanCmd::Launch(_) => lifecycle::launch(&mut b, &inst, &mut errs),
+            PlanCmd::Configure(_) => lifecycle::configure(&mut b, &inst, &mut errs),
+            PlanCmd::Cloudconfig(_) => unreachable!("handled above"),
+            PlanCmd::Delete(_) => lifecycle::remove(&mut b, &inst, false, &mut errs),
+            PlanCmd::Destroy(_) => lifecycle::remove(&mut b, &inst, true, &mut errs),
+            PlanCmd::CreateDevices(_) => lifecycle::create_devices(&mut b, &inst),
+            PlanCmd::CreateProfile(_) => {
+                b.program(b.backend().cli());
+                lifecycle::create_profile(&mut b, &inst)
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ConfigError(errs));
+    }
+    Ok(b.finish())
+}
+
+/// `lxops cloudconfig`: ad-hoc files for one instance, no lxops config.
+fn cloudconfig(
+    g: &GlobalArgs,
+    a: &crate::cli::CloudconfigArgs,
+) -> Result<crate::plan::model::Plan, ConfigError> {
+    let os = match &a.ostype {
+        None => None,
+        Some(o) => Some(crate::cloudconfig::ostype::find(o).ok_or_else(|| {
+            ConfigError::one(
+                Diag::new(format!("unsupported ostype {o:?}"))
+                    .at_key("--ostype")
+                    .hint(format!("use one of: {}", crate::resolve::OSTYPES.join(", "))),
+            )
+        })?),
+    };
+    if let Some(p) = resolve::instance_name_problem(&a.instance) {
+        return Err(Diag::new(format!("invalid instance name {:?}: {p}", a.instance))
+            .at_key("--instance")
+            .into());
+    }
+    let settings = Settings { backend: Backend::choose(g.backend), wait_network: None, force: false };
+    let project = g.project.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "default".into());
+    let mut b = Builder::new("cloudconfig", settings);
+    b.plan.instances.push(a.instance.clone());
+    b.program(b.backend().cli());
+    lifecycle::require_running(&mut b, &a.instance, &project);
+    let t = crate::guest::Target { name: &a.instance, project: &project };
+    crate::guest::apply(&mut b, &t, os, &a.files)?;
+    Ok(b.finish())
+}

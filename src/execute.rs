@@ -1,0 +1,304 @@
+//! `--execute`: run a plan's steps on this host, exactly as its script would.
+//!
+//! Same programs check, locks, facts, preflight checks, guards, variables and
+//! commands in the same order as the rendered script; commands run with
+//! `std::process::Command` from their argv (never through a shell), with
+//! `sudo -n` in front of host commands that need root when lxops is not root.
+//! Progress goes to stderr as `[k/n] title … ok 0.42s`. The first failure
+//! stops the run, naming the step, the command, its exit status and the end
+//! of its stderr, and saying how to resume. This is the only module (with the
+//! rebuild fallback it calls) that starts processes.
+
+use crate::plan::backend::find_program;
+use crate::plan::model::{Action, Cmd, Cond, Part, Plan, Step};
+use crate::render::shell;
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A run-time failure: exit status 1.
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+struct Output {
+    status: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// The state of one run: facts and variables, like the script's shell variables.
+pub struct Runner {
+    sudo: bool,
+    vars: HashMap<String, String>,
+    _locks: Vec<std::fs::File>,
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+impl Runner {
+    fn expand(&self, c: &Cmd) -> Vec<String> {
+        let mut argv: Vec<String> = Vec::new();
+        if c.root && self.sudo {
+            argv.push("sudo".into());
+            argv.push("-n".into());
+        }
+        for w in &c.argv {
+            let mut s = String::new();
+            for p in &w.0 {
+                match p {
+                    Part::Lit(l) => s.push_str(l),
+                    Part::Var(v) => s.push_str(self.vars.get(v).map(|x| x.as_str()).unwrap_or("")),
+                }
+            }
+            argv.push(s);
+        }
+        argv
+    }
+
+    fn run(&self, c: &Cmd) -> Result<Output, RunError> {
+        let argv = self.expand(c);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if c.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        let mut child =
+            cmd.spawn().map_err(|e| RunError(format!("cannot run {}: {e}", shell::display(c))))?;
+        if let Some(bytes) = &c.stdin {
+            let mut stdin = child.stdin.take().expect("stdin is piped");
+            let bytes = bytes.clone();
+            // Write from a thread so a child that prints before reading cannot deadlock us.
+            let writer = std::thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
+            });
+            let out = child.wait_with_output().map_err(|e| RunError(e.to_string()))?;
+            let _ = writer.join();
+            return Ok(Output { status: out.status.code(), stdout: out.stdout, stderr: out.stderr });
+        }
+        let out = child.wait_with_output().map_err(|e| RunError(e.to_string()))?;
+        Ok(Output { status: out.status.code(), stdout: out.stdout, stderr: out.stderr })
+    }
+
+    fn eval(&self, c: &Cond) -> Result<bool, RunError> {
+        Ok(match c {
+            Cond::DirExists(p) => std::path::Path::new(p).is_dir(),
+            Cond::Var(v) => self.vars.get(v).map(|x| x == "1").unwrap_or(false),
+            Cond::FactLine { fact, line } => self.fact(fact).lines().any(|l| l == line),
+            Cond::FactField { fact, key, value } => self.fact(fact).lines().any(|l| {
+                let mut f = l.split(',');
+                f.next() == Some(key.as_str()) && f.next() == Some(value.as_str())
+            }),
+            Cond::FactKey { fact, key } => {
+                self.fact(fact).lines().any(|l| l.split(',').next() == Some(key.as_str()))
+            }
+            Cond::Succeeds(cmd) => self.run(cmd).map(|o| o.status == Some(0)).unwrap_or(false),
+            Cond::Not(i) => !self.eval(i)?,
+            Cond::And(v) => {
+                for x in v {
+                    if !self.eval(x)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Cond::Or(v) => {
+                for x in v {
+                    if self.eval(x)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+        })
+    }
+
+    fn fact(&self, name: &str) -> &str {
+        self.vars.get(name).map(|s| s.as_str()).unwrap_or("")
+    }
+}
+
+fn tail(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    let lines: Vec<&str> = s.lines().collect();
+    let start = lines.len().saturating_sub(10);
+    lines[start..].iter().map(|l| format!("    | {l}\n")).collect()
+}
+
+/// Runs `plan` from step `from` (1-based). `resume` is the command line to
+/// suggest, with `{}` where the step number goes.
+pub fn execute(plan: &Plan, from: usize, resume: &str) -> Result<(), RunError> {
+    let mut err = std::io::stderr().lock();
+    for p in &plan.programs {
+        if find_program(p).is_none() {
+            return Err(RunError(format!("required program not found: {p}")));
+        }
+    }
+    let sudo = !is_root();
+    if sudo && find_program("sudo").is_none() {
+        return Err(RunError("not root and sudo is not installed".into()));
+    }
+    let mut runner = Runner { sudo, vars: HashMap::new(), _locks: Vec::new() };
+    let lockdir = std::env::var("LXOPS_LOCK_DIR").unwrap_or_else(|_| "/run/lock".into());
+    for name in &plan.instances {
+        let path = format!("{lockdir}/lxops-{name}.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| RunError(format!("cannot open lock file {path}: {e}")))?;
+        if f.try_lock().is_err() {
+            return Err(RunError(format!("another lxops run holds the lock for instance {name}")));
+        }
+        runner._locks.push(f);
+    }
+    for f in &plan.facts {
+        let out = runner.run(&f.cmd)?;
+        if out.status != Some(0) {
+            return Err(RunError(format!(
+                "cannot run {}: is the server reachable?\n{}",
+                shell::display(&f.cmd),
+                tail(&out.stderr)
+            )));
+        }
+        runner.vars.insert(f.var.clone(), String::from_utf8_lossy(&out.stdout).trim_end().to_string());
+    }
+    let mut failed = false;
+    for c in &plan.checks {
+        if c.state && from > 1 {
+            continue;
+        }
+        if !runner.eval(&c.ok)? {
+            let _ = writeln!(err, "error: {}\n  hint: {}", c.error, c.hint);
+            failed = true;
+        }
+    }
+    if failed {
+        return Err(RunError("preflight failed; nothing was changed".into()));
+    }
+    let n = plan.steps.len();
+    for (i, step) in plan.steps.iter().enumerate() {
+        let k = i + 1;
+        if k < from {
+            let _ = writeln!(err, "[{k}/{n}] {} ... not run (resuming at {from})", step.title);
+            continue;
+        }
+        let _ = write!(err, "[{k}/{n}] {} ... ", step.title);
+        let _ = err.flush();
+        if let Some(c) = &step.skip_if
+            && runner.eval(c)?
+        {
+            let _ = writeln!(err, "skipped: {}", step.skip_note.as_deref().unwrap_or(""));
+            continue;
+        }
+        let t = Instant::now();
+        if let Err(e) = run_step(&mut runner, step) {
+            let _ = writeln!(err, "FAILED");
+            return Err(RunError(format!(
+                "step {k} failed: {}\n{e}\n  hint: fix the cause, then resume with: {}",
+                step.title,
+                resume.replace("{}", &k.to_string())
+            )));
+        }
+        for v in &step.sets {
+            runner.vars.insert(v.clone(), "1".into());
+        }
+        let _ = writeln!(err, "ok {:.2}s", t.elapsed().as_secs_f64());
+    }
+    let _ = writeln!(err, "done: {n} steps");
+    Ok(())
+}
+
+fn failure(c: &Cmd, argv: &[String], out: &Output) -> RunError {
+    let status = out.status.map(|s| s.to_string()).unwrap_or_else(|| "killed by a signal".into());
+    let _ = c;
+    RunError(format!(
+        "  command: {}\n  exit status: {status}\n{}",
+        argv.iter().map(|a| shell::quote(a)).collect::<Vec<_>>().join(" "),
+        tail(if out.stderr.is_empty() { &out.stdout } else { &out.stderr })
+    ))
+}
+
+fn run_checked(r: &Runner, c: &Cmd) -> Result<Output, RunError> {
+    let out = r.run(c)?;
+    if out.status != Some(0) {
+        return Err(failure(c, &r.expand(c), &out));
+    }
+    Ok(out)
+}
+
+fn run_step(r: &mut Runner, step: &Step) -> Result<(), RunError> {
+    match &step.action {
+        Action::Run(cmds) => {
+            for c in cmds {
+                run_checked(r, c)?;
+            }
+        }
+        Action::Capture { var, cmd } => {
+            let out = run_checked(r, cmd)?;
+            let v = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+            let _ = write!(std::io::stderr(), "{var}={v} ");
+            r.vars.insert(var.clone(), v);
+        }
+        Action::WaitNetwork { show, list, instance, seconds } => {
+            let out = run_checked(r, show)?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            if !text.lines().any(|l| l.trim_start() == "type: nic" && l.starts_with(char::is_whitespace)) {
+                let _ = write!(std::io::stderr(), "(no network interface) ");
+                return Ok(());
+            }
+            for _ in 0..*seconds {
+                if let Ok(out) = r.run(list)
+                    && let Some(ip) = ipv4_of(&String::from_utf8_lossy(&out.stdout), instance)
+                {
+                    let _ = write!(std::io::stderr(), "{ip} ");
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            return Err(RunError(format!("no IPv4 address for {instance} after {seconds} s")));
+        }
+        Action::WaitReady { probe, seconds } => {
+            for _ in 0..*seconds {
+                if r.run(probe).map(|o| o.status == Some(0)).unwrap_or(false) {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            return Err(RunError(format!("the instance did not answer within {seconds} s")));
+        }
+    }
+    Ok(())
+}
+
+/// The first IPv4 address on `name`'s line of `list -f csv -c n4` output.
+pub fn ipv4_of(csv: &str, name: &str) -> Option<String> {
+    let line = csv.lines().find(|l| l.split(',').next() == Some(name))?;
+    let rest = &line[name.len() + 1..];
+    rest.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|t| t.split('.').count() == 4 && t.split('.').all(|o| !o.is_empty() && o.parse::<u8>().is_ok()))
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_ipv4() {
+        assert_eq!(super::ipv4_of("c1,\"10.77.0.5 (eth0)\"\n", "c1"), Some("10.77.0.5".into()));
+        assert_eq!(super::ipv4_of("c10,\"10.77.0.5 (eth0)\"\nc1,\n", "c1"), None);
+    }
+}

@@ -1,0 +1,361 @@
+//! Plans for the instance lifecycle: launch, create-devices, create-profile,
+//! delete and destroy.
+//!
+//! Each function adds one instance's checks and steps to a [`Builder`]. What
+//! can be known from the configs is checked here and reported as located
+//! errors before any plan exists; what depends on the host becomes a fact,
+//! a preflight check or a guard.
+
+use crate::diag::Diag;
+use crate::plan::model::{Action, Cmd, Cond, Kind, Step};
+use crate::plan::{Builder, devices, origin};
+use crate::resolve::{FsKind, Instance};
+use indexmap::IndexMap;
+
+/// The instance profile's YAML for `profile edit`: description and disk devices.
+pub fn profile_yaml(inst: &Instance) -> String {
+    let mut devices: IndexMap<String, IndexMap<&str, String>> = IndexMap::new();
+    for d in &inst.devices {
+        let mut m = IndexMap::new();
+        m.insert("path", d.path.clone());
+        if d.readonly {
+            m.insert("readonly", "true".to_string());
+        }
+        m.insert("source", d.source.clone());
+        m.insert("type", "disk".to_string());
+        devices.insert(d.key.clone(), m);
+    }
+    devices.sort_keys();
+    #[derive(serde::Serialize)]
+    struct Profile {
+        config: IndexMap<String, String>,
+        description: String,
+        devices: IndexMap<String, IndexMap<&'static str, String>>,
+    }
+    let p = Profile { config: IndexMap::new(), description: inst.config_abs.display().to_string(), devices };
+    serde_yaml::to_string(&p).expect("profiles serialise")
+}
+
+/// Checks and the step that create the instance profile with its devices.
+pub fn create_profile(b: &mut Builder, inst: &Instance) {
+    let be = b.backend();
+    let profiles = b.profiles(&inst.project);
+    b.check(
+        format!("profile {} does not exist yet", inst.profile),
+        Cond::negate(Cond::FactLine { fact: profiles, line: inst.profile.clone() }),
+        format!("profile {} already exists", inst.profile),
+        format!("delete it (lxops delete {}) or choose another profile-pattern", inst.config_file.display()),
+    );
+    // Two calls whatever the number of devices: LXD 5.0 ignores stdin on create.
+    let create = be.cmd(&inst.project, &["profile", "create", &inst.profile]);
+    let edit = be.cmd(&inst.project, &["profile", "edit", &inst.profile]).stdin(profile_yaml(inst));
+    let n = inst.devices.len();
+    b.step(
+        Step::new(
+            &inst.name,
+            "profile",
+            Kind::Server,
+            format!("create profile {} with {n} device{}", inst.profile, if n == 1 { "" } else { "s" }),
+            Action::Run(vec![create, edit]),
+        )
+        .origin(origin(inst.merged.origins.field("profile-pattern", &inst.config_file), "devices")),
+    );
+}
+
+/// launch: devices, profile, instance (from the image or copied from `origin`), start, wait, configure.
+pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
+    let be = b.backend();
+    let name = &inst.name;
+    let top = &inst.config_file;
+    if inst.origin.is_none() {
+        if inst.image.is_empty() {
+            errs.push(
+                Diag::new("no image to launch from")
+                    .in_file(top)
+                    .at_key("image")
+                    .hint("set `image` (or `origin` to copy another instance)"),
+            );
+        }
+        if inst.ostype.is_empty() {
+            errs.push(
+                Diag::new("no ostype")
+                    .in_file(top)
+                    .at_key("ostype")
+                    .hint(format!("set `ostype` to one of: {}", crate::resolve::OSTYPES.join(", "))),
+            );
+        }
+    }
+    b.program(be.cli());
+    let profiles = b.profiles(&inst.project);
+    let instances = b.instances(&inst.project);
+    for (i, p) in inst.profiles.iter().enumerate() {
+        let file = inst.merged.origins.profiles.get(i).cloned().unwrap_or(top.clone());
+        b.check(
+            format!("profile {p} exists"),
+            Cond::FactLine { fact: profiles.clone(), line: p.clone() },
+            format!("profile {p} does not exist (listed in {})", file.display()),
+            format!("create it first, or remove it from `profiles` in {}", file.display()),
+        );
+    }
+    b.check(
+        format!("instance {name} does not exist yet"),
+        Cond::negate(Cond::FactKey { fact: instances.clone(), key: name.clone() }),
+        format!("instance {name} already exists"),
+        "use lxops rebuild to give it a new OS, or lxops delete it first",
+    );
+    if let Some(o) = &inst.origin
+        && o.project == inst.project
+    {
+        b.check(
+            format!("origin instance {} exists", o.container),
+            Cond::FactKey { fact: instances, key: o.container.clone() },
+            format!("origin instance {} does not exist", o.container),
+            format!("fix `origin` in {}", inst.merged.origins.field("origin", top).display()),
+        );
+    }
+    devices::steps(b, inst);
+    create_profile(b, inst);
+    let mut launch_profiles =
+        if inst.profiles.is_empty() { vec!["default".to_string()] } else { inst.profiles.clone() };
+    launch_profiles.push(inst.profile.clone());
+    match &inst.origin {
+        None => {
+            let cmd = be.create(&inst.project, &inst.image, name, &launch_profiles, &inst.lxc_options);
+            b.step(
+                Step::new(
+                    name,
+                    "create",
+                    Kind::Server,
+                    format!("create instance {name} from image {}", inst.image),
+                    Action::Run(vec![cmd]),
+                )
+                .origin(origin(inst.merged.origins.field("image", top), "image")),
+            );
+        }
+        Some(o) => {
+            let src = if o.snapshot.is_empty() {
+                o.container.clone()
+            } else {
+                format!("{}/{}", o.container, o.snapshot)
+            };
+            let mut cmd = be.cmd(&o.project, &["copy", &src, name]);
+            if o.snapshot.is_empty() {
+                cmd = cmd.push("--instance-only");
+            }
+            if o.project != inst.project {
+                cmd = cmd.push("--target-project").push(&inst.project);
+            }
+            for p in &launch_profiles {
+                cmd = cmd.push("-p").push(p);
+            }
+            b.step(
+                Step::new(
+                    name,
+                    "copy",
+                    Kind::Server,
+                    format!("copy instance {name} from {src}"),
+                    Action::Run(vec![cmd]),
+                )
+                .origin(origin(inst.merged.origins.field("origin", top), "origin")),
+            );
+        }
+    }
+    start_and_wait(b, inst);
+    if let Err(e) = crate::guest::configure_steps(b, inst) {
+        errs.extend(e.0);
+    }
+}
+
+/// Start the instance and, unless told not to, wait for its network (D15).
+pub fn start_and_wait(b: &mut Builder, inst: &Instance) {
+    let be = b.backend();
+    let name = &inst.name;
+    b.step(Step::new(
+        name,
+        "start",
+        Kind::Server,
+        format!("start instance {name}"),
+        Action::Run(vec![be.cmd(&inst.project, &["start", name])]),
+    ));
+    if let Some(seconds) = b.settings.wait_network {
+        wait_network(b, inst, seconds);
+    }
+}
+
+fn wait_network(b: &mut Builder, inst: &Instance, seconds: u32) {
+    let be = b.backend();
+    let name = &inst.name;
+    {
+        b.step(Step::new(
+            name,
+            "wait-network",
+            Kind::Server,
+            format!("wait for an IPv4 address of {name}"),
+            Action::WaitNetwork {
+                show: be.show_expanded(&inst.project, name),
+                list: be.ipv4_list(&inst.project, name),
+                instance: name.clone(),
+                seconds,
+            },
+        ));
+    }
+}
+
+/// create-devices: filesystems and device directories only.
+pub fn create_devices(b: &mut Builder, inst: &Instance) {
+    devices::steps(b, inst);
+}
+
+/// delete (`destroy == false`) or destroy: the instance and its profile, and
+/// for destroy the filesystems marked `destroy: true` (decision D6).
+pub fn remove(b: &mut Builder, inst: &Instance, destroy: bool, errs: &mut Vec<Diag>) {
+    let be = b.backend();
+    let name = &inst.name;
+    b.program(be.cli());
+    let instances = b.instances(&inst.project);
+    let profiles = b.profiles(&inst.project);
+    let exists = Cond::FactKey { fact: instances.clone(), key: name.clone() };
+    let stopped = Cond::FactField { fact: instances.clone(), key: name.clone(), value: "STOPPED".into() };
+    if b.settings.force {
+        b.step(
+            Step::new(
+                name,
+                "stop",
+                Kind::Server,
+                format!("stop instance {name}"),
+                Action::Run(vec![be.cmd(&inst.project, &["stop", name])]),
+            )
+            .skip_if(
+                Cond::Or(vec![Cond::negate(exists.clone()), stopped]),
+                "the instance is absent or stopped",
+            ),
+        );
+    } else {
+        b.check(
+            format!("instance {name} is stopped (or absent)"),
+            Cond::Or(vec![Cond::negate(exists.clone()), stopped]),
+            format!("instance {name} is running"),
+            format!(
+                "stop it first ({} stop {name}), or pass --force to stop it as part of the plan",
+                be.cli()
+            ),
+        );
+    }
+    b.step(
+        Step::new(
+            name,
+            "delete",
+            Kind::Server,
+            format!("delete instance {name}"),
+            Action::Run(vec![be.cmd(&inst.project, &["delete", name])]),
+        )
+        .destructive()
+        .skip_if(Cond::negate(exists), "the instance does not exist"),
+    );
+    b.step(
+        Step::new(
+            name,
+            "delete-profile",
+            Kind::Server,
+            format!("delete profile {}", inst.profile),
+            Action::Run(vec![be.cmd(&inst.project, &["profile", "delete", &inst.profile])]),
+        )
+        .skip_if(
+            Cond::negate(Cond::FactLine { fact: profiles, line: inst.profile.clone() }),
+            "the profile does not exist",
+        ),
+    );
+    let kept: Vec<&str> =
+        inst.filesystems.iter().filter(|f| !destroy || !f.destroy).map(|f| f.path.as_str()).collect();
+    if !kept.is_empty() {
+        b.plan.notes.push(format!("{name}: filesystems kept: {}", kept.join(", ")));
+    }
+    if !destroy {
+        return;
+    }
+    for fs in inst.filesystems.iter().filter(|f| f.destroy) {
+        let at = origin(&fs.file, &format!("filesystems.{}.destroy", fs.id));
+        // D6: never a pool root or anything that holds a filesystem not marked destroy.
+        if fs.kind == FsKind::Zfs && !fs.path.contains('/') {
+            errs.push(
+                Diag::new(format!("refusing to destroy {}: it is a pool's root dataset", fs.path))
+                    .in_file(&fs.file)
+                    .at_key(format!("filesystems.{}", fs.id))
+                    .hint("point the pattern at a dataset below the pool"),
+            );
+            continue;
+        }
+        if let Some(other) = inst
+            .filesystems
+            .iter()
+            .find(|o| !o.destroy && o.kind == fs.kind && crate::paths::is_within(&o.path, &fs.path))
+        {
+            errs.push(
+                Diag::new(format!(
+                    "refusing to destroy {}: it contains filesystem {} ({}), which is not marked destroy",
+                    fs.path, other.id, other.path
+                ))
+                .in_file(&fs.file)
+                .at_key(format!("filesystems.{}.destroy", fs.id))
+                .hint(format!("mark {} destroy: true as well, or move it out of {}", other.id, fs.path)),
+            );
+            continue;
+        }
+        let step = match fs.kind {
+            FsKind::Zfs => {
+                b.program("zfs");
+                let probe = Cmd::new(["zfs", "list", "-H", "-o", "name", &fs.path]);
+                Step::new(
+                    name,
+                    &format!("destroy/{}", fs.id),
+                    Kind::Host,
+                    format!("destroy ZFS filesystem {} and its snapshots", fs.path),
+                    Action::Run(vec![Cmd::new(["zfs", "destroy", "-r", &fs.path]).root()]),
+                )
+                .skip_if(Cond::negate(Cond::Succeeds(probe)), format!("{} does not exist", fs.path))
+            }
+            FsKind::Dir => {
+                b.program("rm");
+                Step::new(
+                    name,
+                    &format!("destroy/{}", fs.id),
+                    Kind::Host,
+                    format!("remove directory {}", fs.host_dir),
+                    Action::Run(vec![Cmd::new(["rm", "-rf", "--one-file-system", &fs.host_dir]).root()]),
+                )
+                .skip_if(
+                    Cond::negate(Cond::DirExists(fs.host_dir.clone())),
+                    format!("{} does not exist", fs.host_dir),
+                )
+            }
+        };
+        b.step(step.destructive().origin(at));
+    }
+}
+
+/// A preflight check that the instance exists and runs.
+pub fn require_running(b: &mut Builder, name: &str, project: &str) {
+    let instances = b.instances(project);
+    b.check(
+        format!("instance {name} is running"),
+        Cond::FactField { fact: instances, key: name.to_string(), value: "RUNNING".into() },
+        format!("instance {name} is not running (or does not exist)"),
+        format!("start it first ({} start {name})", b.backend().cli()),
+    );
+}
+
+/// configure: wait for the network, then apply the cloud-config files.
+pub fn configure(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
+    let be = b.backend();
+    b.program(be.cli());
+    require_running(b, &inst.name, &inst.project);
+    if let Some(seconds) = b.settings.wait_network {
+        wait_network(b, inst, seconds);
+    }
+    if inst.cloud_config_files.is_empty() {
+        b.plan.notes.push(format!("{}: the config has no cloud-config files", inst.name));
+    }
+    if let Err(e) = crate::guest::configure_steps(b, inst) {
+        errs.extend(e.0);
+    }
+}

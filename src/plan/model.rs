@@ -1,0 +1,280 @@
+//! The plan: the single description of every side effect lxops can have.
+//!
+//! A [`Plan`] is data: facts captured before anything changes, preflight
+//! checks over them, and ordered [`Step`]s. Each step has a stable id, a
+//! title, the config key it came from, its kind (host / server / guest),
+//! whether it is destructive, an optional guard (skip the step when its effect
+//! is already there) and its action: commands as argv vectors, a captured
+//! run-time variable, or a wait. Renderers and the executor read plans; only
+//! `plan::*` builds them. Nothing here quotes or runs anything.
+
+use serde::Serialize;
+
+/// Where a command's argument comes from: literal text or a run-time variable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    Lit(String),
+    Var(String),
+}
+
+/// One argv element, possibly with run-time variables inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word(pub Vec<Part>);
+
+impl Word {
+    pub fn lit(s: impl Into<String>) -> Word {
+        Word(vec![Part::Lit(s.into())])
+    }
+
+    pub fn var(v: impl Into<String>) -> Word {
+        Word(vec![Part::Var(v.into())])
+    }
+
+    /// The word with variables shown as `$NAME`, for humans and JSON.
+    pub fn display(&self) -> String {
+        self.0
+            .iter()
+            .map(|p| match p {
+                Part::Lit(s) => s.clone(),
+                Part::Var(v) => format!("${v}"),
+            })
+            .collect()
+    }
+}
+
+impl From<&str> for Word {
+    fn from(s: &str) -> Word {
+        Word::lit(s)
+    }
+}
+
+impl From<String> for Word {
+    fn from(s: String) -> Word {
+        Word::lit(s)
+    }
+}
+
+impl From<&String> for Word {
+    fn from(s: &String) -> Word {
+        Word::lit(s.clone())
+    }
+}
+
+/// A command: an argv vector, never a shell string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    pub argv: Vec<Word>,
+    /// A host command that needs root (run through sudo when not root).
+    pub root: bool,
+    /// Bytes fed to the command's standard input.
+    pub stdin: Option<Vec<u8>>,
+}
+
+impl Cmd {
+    pub fn new<I, W>(argv: I) -> Cmd
+    where
+        I: IntoIterator<Item = W>,
+        W: Into<Word>,
+    {
+        Cmd { argv: argv.into_iter().map(Into::into).collect(), root: false, stdin: None }
+    }
+
+    /// Marks a host command that needs root.
+    pub fn root(mut self) -> Cmd {
+        self.root = true;
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Cmd {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn push(mut self, w: impl Into<Word>) -> Cmd {
+        self.argv.push(w.into());
+        self
+    }
+
+    pub fn program(&self) -> String {
+        self.argv.first().map(|w| w.display()).unwrap_or_default()
+    }
+
+    /// Run-time variables the command reads.
+    pub fn vars(&self) -> impl Iterator<Item = &str> {
+        self.argv.iter().flat_map(|w| w.0.iter()).filter_map(|p| match p {
+            Part::Var(v) => Some(v.as_str()),
+            Part::Lit(_) => None,
+        })
+    }
+}
+
+/// A run-time condition, evaluated the same way by the script and `--execute`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cond {
+    /// The path is a directory on the host.
+    DirExists(String),
+    /// The run-time variable is set to 1.
+    Var(String),
+    /// A captured fact has a line equal to this text.
+    FactLine {
+        fact: String,
+        line: String,
+    },
+    /// A captured CSV fact has a line whose first field is `key` and second `value`.
+    FactField {
+        fact: String,
+        key: String,
+        value: String,
+    },
+    /// A captured CSV fact has a line whose first field is `key`.
+    FactKey {
+        fact: String,
+        key: String,
+    },
+    /// The command exits 0 (its output is discarded).
+    Succeeds(Cmd),
+    Not(Box<Cond>),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+}
+
+impl Cond {
+    pub fn negate(c: Cond) -> Cond {
+        Cond::Not(Box::new(c))
+    }
+}
+
+/// Output of a read-only command captured before any change, shared by checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    pub var: String,
+    pub cmd: Cmd,
+}
+
+/// A preflight check: when `ok` is false the plan stops before its first change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub title: String,
+    pub ok: Cond,
+    pub error: String,
+    pub hint: String,
+    /// Checks about state the plan itself changes; `--from` does not enforce them.
+    pub state: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Runs on the host: zfs, mkdir, chown, rsync.
+    Host,
+    /// Talks to the container manager: incus or lxc.
+    Server,
+    /// Runs inside the guest through the container manager.
+    Guest,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run these commands in order; the first failure fails the step.
+    Run(Vec<Cmd>),
+    /// Run the command and keep its standard output (trimmed) in `var`.
+    Capture { var: String, cmd: Cmd },
+    /// Wait for a global IPv4 address, unless the instance has no NIC.
+    WaitNetwork { show: Cmd, list: Cmd, instance: String, seconds: u32 },
+    /// Wait until a command succeeds in the guest (retrying once a second).
+    WaitReady { probe: Cmd, seconds: u32 },
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Stable across runs: `<instance>/<what>[/<object>]`.
+    pub id: String,
+    pub instance: String,
+    pub title: String,
+    /// Where in the config the step comes from (`file: key`).
+    pub origin: Option<String>,
+    pub kind: Kind,
+    pub destructive: bool,
+    /// When true at run time, the step is skipped because its effect is there.
+    pub skip_if: Option<Cond>,
+    /// Human wording of `skip_if`, e.g. "skipped if /tank/x exists".
+    pub skip_note: Option<String>,
+    /// Run-time variables set to 1 when the step runs.
+    pub sets: Vec<String>,
+    pub action: Action,
+}
+
+impl Step {
+    pub fn new(instance: &str, id: &str, kind: Kind, title: impl Into<String>, action: Action) -> Step {
+        Step {
+            id: format!("{instance}/{id}"),
+            instance: instance.to_string(),
+            title: title.into(),
+            origin: None,
+            kind,
+            destructive: false,
+            skip_if: None,
+            skip_note: None,
+            sets: Vec::new(),
+            action,
+        }
+    }
+
+    pub fn origin(mut self, o: impl Into<String>) -> Step {
+        self.origin = Some(o.into());
+        self
+    }
+
+    pub fn destructive(mut self) -> Step {
+        self.destructive = true;
+        self
+    }
+
+    pub fn skip_if(mut self, c: Cond, note: impl Into<String>) -> Step {
+        self.skip_if = Some(c);
+        self.skip_note = Some(note.into());
+        self
+    }
+
+    pub fn sets(mut self, var: impl Into<String>) -> Step {
+        self.sets.push(var.into());
+        self
+    }
+
+    /// Every command the step may run, in order.
+    pub fn commands(&self) -> Vec<&Cmd> {
+        match &self.action {
+            Action::Run(c) => c.iter().collect(),
+            Action::Capture { cmd, .. } => vec![cmd],
+            Action::WaitNetwork { show, list, .. } => vec![show, list],
+            Action::WaitReady { probe, .. } => vec![probe],
+        }
+    }
+}
+
+/// A compiled command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The lxops command, e.g. `launch`.
+    pub command: String,
+    pub backend: crate::plan::backend::Backend,
+    pub instances: Vec<String>,
+    /// Programs the plan runs on the host (checked first).
+    pub programs: Vec<String>,
+    pub facts: Vec<Fact>,
+    pub checks: Vec<Check>,
+    pub steps: Vec<Step>,
+    /// Remarks the listing shows before the steps.
+    pub notes: Vec<String>,
+    /// Input files and their contents' sha256, for the script header.
+    pub inputs: Vec<(String, String)>,
+}
+
+impl Plan {
+    pub fn destructive_count(&self) -> usize {
+        self.steps.iter().filter(|s| s.destructive).count()
+    }
+}

@@ -1,0 +1,93 @@
+//! The default output: a numbered, human-readable listing of a plan.
+//!
+//! Destructive steps are marked, guarded steps say when they are skipped, and
+//! the last line says how to run or export the plan. Nothing is executed.
+
+use crate::plan::model::{Action, Plan};
+use crate::render::shell;
+use std::fmt::Write;
+
+/// Renders the listing; `run_hint` is the command line with `--execute`, and
+/// `script_hint` the `lxops script …` equivalent.
+pub fn render(plan: &Plan, run_hint: &str, script_hint: &str) -> String {
+    let mut s = String::new();
+    let n = plan.steps.len();
+    let d = plan.destructive_count();
+    let _ = writeln!(
+        s,
+        "Plan: {} {} ({}): {n} step{}, {d} destructive",
+        plan.command,
+        plan.instances.join(" "),
+        plan.backend.name(),
+        if n == 1 { "" } else { "s" }
+    );
+    for note in &plan.notes {
+        let _ = writeln!(s, "note: {note}");
+    }
+    s.push_str("\nPreflight (checked before the first change):\n");
+    if !plan.programs.is_empty() {
+        let _ = writeln!(s, "  - programs installed: {}", plan.programs.join(", "));
+    }
+    for f in &plan.facts {
+        let _ = writeln!(s, "  - read {}: {}", f.var, shell::display(&f.cmd));
+    }
+    for c in &plan.checks {
+        let _ = writeln!(s, "  - {}", c.title);
+    }
+    s.push_str("\nSteps:\n");
+    let width = n.to_string().len();
+    for (i, st) in plan.steps.iter().enumerate() {
+        let mark = if st.destructive { "  [DESTRUCTIVE]" } else { "" };
+        let kind = match st.kind {
+            crate::plan::model::Kind::Host => "host",
+            crate::plan::model::Kind::Server => "server",
+            crate::plan::model::Kind::Guest => "guest",
+        };
+        let _ = writeln!(s, "{:>width$}. [{kind}] {}{mark}", i + 1, st.title);
+        let pad = " ".repeat(width + 4);
+        if let Some(o) = &st.origin {
+            let _ = writeln!(s, "{pad}from {o}");
+        }
+        if let Some(note) = &st.skip_note {
+            let _ = writeln!(s, "{pad}skipped if {note}");
+        }
+        match &st.action {
+            Action::Run(cmds) => {
+                for c in cmds {
+                    let input = match &c.stdin {
+                        Some(b) => format!("   < {} bytes", b.len()),
+                        None => String::new(),
+                    };
+                    let _ = writeln!(s, "{pad}$ {}{input}", shell::display(c));
+                    if let Some(b) = &c.stdin
+                        && let Ok(text) = std::str::from_utf8(b)
+                        && text.lines().count() <= 40
+                    {
+                        for l in text.lines() {
+                            let _ = writeln!(s, "{pad}  | {}", shell::comment(l));
+                        }
+                    }
+                }
+            }
+            Action::Capture { var, cmd } => {
+                let _ = writeln!(s, "{pad}${var} = $ {}", shell::display(cmd));
+            }
+            Action::WaitNetwork { list, seconds, .. } => {
+                let _ = writeln!(
+                    s,
+                    "{pad}poll `{}` once a second, up to {seconds} s (not if the instance has no NIC)",
+                    shell::display(list)
+                );
+            }
+            Action::WaitReady { probe, seconds } => {
+                let _ =
+                    writeln!(s, "{pad}retry `{}` once a second, up to {seconds} s", shell::display(probe));
+            }
+        }
+        for v in &st.sets {
+            let _ = writeln!(s, "{pad}sets {v}");
+        }
+    }
+    let _ = writeln!(s, "\nNothing was run. To run it: {run_hint}\nTo export it as a script: {script_hint}");
+    s
+}
