@@ -233,6 +233,40 @@ pub struct RemoveArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RebuildArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// Give the new instance the config's profiles, not the old instance's.
+    #[arg(long, conflicts_with = "native")]
+    pub skip_profiles: bool,
+    /// Do not keep the old instance's MAC addresses (and so its DHCP address).
+    #[arg(long, conflicts_with = "native")]
+    pub skip_ip: bool,
+    /// Do not snapshot the ZFS filesystems before stopping the instance.
+    #[arg(long)]
+    pub no_snapshot: bool,
+    /// Use the server's own `rebuild` (Incus; LXD 5.15 and later): no fallback.
+    #[arg(long)]
+    pub native: bool,
+    #[command(flatten)]
+    pub configs: Configs,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The instance's config file.
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+    /// The new instance name.
+    #[arg(value_name = "NEWNAME")]
+    pub new_name: String,
+}
+
+#[derive(Debug, Args)]
 pub struct CloudconfigArgs {
     #[command(flatten)]
     pub run: RunArgs,
@@ -271,6 +305,17 @@ pub enum PlanCmd {
     ///
     /// Example: lxops script destroy web1.yaml > destroy.sh
     Destroy(RemoveArgs),
+    /// Give an instance a new OS from its image, keeping its data, profiles and MAC/IP.
+    ///
+    /// The old instance is kept as a fallback until the new one is configured,
+    /// and restored if anything fails after it was stopped.
+    ///
+    /// Example: lxops script rebuild web1.yaml > rebuild-web1.sh
+    Rebuild(RebuildArgs),
+    /// Rename a stopped instance, its filesystems and its instance profile.
+    ///
+    /// Example: lxops rename --execute web1.yaml web2
+    Rename(RenameArgs),
     /// Apply a config's cloud-config files to an existing, running instance.
     ///
     /// Example: lxops configure --execute web1.yaml
@@ -293,6 +338,8 @@ impl PlanCmd {
     pub fn run_args(&self) -> &RunArgs {
         match self {
             PlanCmd::Launch(a) | PlanCmd::Configure(a) => &a.run,
+            PlanCmd::Rebuild(a) => &a.run,
+            PlanCmd::Rename(a) => &a.run,
             PlanCmd::Cloudconfig(a) => &a.run,
             PlanCmd::Delete(a) | PlanCmd::Destroy(a) => &a.run,
             PlanCmd::CreateDevices(a) | PlanCmd::CreateProfile(a) => &a.run,
@@ -302,6 +349,8 @@ impl PlanCmd {
     pub fn configs(&self) -> &[PathBuf] {
         match self {
             PlanCmd::Launch(a) | PlanCmd::Configure(a) => &a.configs.configs,
+            PlanCmd::Rebuild(a) => &a.configs.configs,
+            PlanCmd::Rename(a) => std::slice::from_ref(&a.config),
             PlanCmd::Cloudconfig(_) => &[],
             PlanCmd::Delete(a) | PlanCmd::Destroy(a) => &a.configs.configs,
             PlanCmd::CreateDevices(a) | PlanCmd::CreateProfile(a) => &a.configs.configs,
@@ -312,6 +361,8 @@ impl PlanCmd {
         match self {
             PlanCmd::Launch(_) => "launch",
             PlanCmd::Configure(_) => "configure",
+            PlanCmd::Rebuild(_) => "rebuild",
+            PlanCmd::Rename(_) => "rename",
             PlanCmd::Cloudconfig(_) => "cloudconfig",
             PlanCmd::Delete(_) => "delete",
             PlanCmd::Destroy(_) => "destroy",

@@ -10,7 +10,7 @@
 //! rebuild fallback it calls) that starts processes.
 
 use crate::plan::backend::find_program;
-use crate::plan::model::{Action, Cmd, Cond, Part, Plan, Step};
+use crate::plan::model::{Action, Cmd, Cond, Part, Plan, Step, Timer, Word};
 use crate::render::shell;
 use std::collections::HashMap;
 use std::io::Write;
@@ -39,6 +39,8 @@ struct Output {
 pub struct Runner {
     sudo: bool,
     vars: HashMap<String, String>,
+    lists: HashMap<String, Vec<String>>,
+    timers: HashMap<String, (Option<Instant>, Option<Instant>)>,
     _locks: Vec<std::fs::File>,
 }
 
@@ -59,16 +61,25 @@ impl Runner {
             argv.push("-n".into());
         }
         for w in &c.argv {
-            let mut s = String::new();
-            for p in &w.0 {
-                match p {
-                    Part::Lit(l) => s.push_str(l),
-                    Part::Var(v) => s.push_str(self.vars.get(v).map(|x| x.as_str()).unwrap_or("")),
-                }
+            if let [Part::List(v)] = w.0.as_slice() {
+                argv.extend(self.lists.get(v).cloned().unwrap_or_default());
+                continue;
             }
-            argv.push(s);
+            argv.push(self.word(w));
         }
         argv
+    }
+
+    fn word(&self, w: &Word) -> String {
+        let mut s = String::new();
+        for p in &w.0 {
+            match p {
+                Part::Lit(l) => s.push_str(l),
+                Part::Var(v) => s.push_str(self.vars.get(v).map(|x| x.as_str()).unwrap_or("")),
+                Part::List(v) => s.push_str(&self.lists.get(v).cloned().unwrap_or_default().join(" ")),
+            }
+        }
+        s
     }
 
     fn run(&self, c: &Cmd) -> Result<Output, RunError> {
@@ -106,6 +117,7 @@ impl Runner {
                 self.fact(fact).lines().any(|l| l.split(',').next() == Some(key.as_str()))
             }
             Cond::Succeeds(cmd) => self.run(cmd).map(|o| o.status == Some(0)).unwrap_or(false),
+            Cond::ListEmpty(v) => self.lists.get(v).is_none_or(|l| l.is_empty()),
             Cond::Not(i) => !self.eval(i)?,
             Cond::And(v) => {
                 for x in v {
@@ -151,7 +163,13 @@ pub fn execute(plan: &Plan, from: usize, resume: &str) -> Result<(), RunError> {
     if sudo && find_program("sudo").is_none() {
         return Err(RunError("not root and sudo is not installed".into()));
     }
-    let mut runner = Runner { sudo, vars: HashMap::new(), _locks: Vec::new() };
+    let mut runner = Runner {
+        sudo,
+        vars: HashMap::new(),
+        lists: HashMap::new(),
+        timers: HashMap::new(),
+        _locks: Vec::new(),
+    };
     let lockdir = std::env::var("LXOPS_LOCK_DIR").unwrap_or_else(|_| "/run/lock".into());
     for name in &plan.instances {
         let path = format!("{lockdir}/lxops-{name}.lock");
@@ -175,7 +193,9 @@ pub fn execute(plan: &Plan, from: usize, resume: &str) -> Result<(), RunError> {
                 tail(&out.stderr)
             )));
         }
-        runner.vars.insert(f.var.clone(), String::from_utf8_lossy(&out.stdout).trim_end().to_string());
+        runner
+            .vars
+            .insert(f.var.clone(), String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string());
     }
     let mut failed = false;
     for c in &plan.checks {
@@ -206,21 +226,64 @@ pub fn execute(plan: &Plan, from: usize, resume: &str) -> Result<(), RunError> {
             continue;
         }
         let t = Instant::now();
+        if let Some(Timer::Start(name)) = &step.timer {
+            runner.timers.entry(name.clone()).or_default().0 = Some(t);
+        }
         if let Err(e) = run_step(&mut runner, step) {
             let _ = writeln!(err, "FAILED");
-            return Err(RunError(format!(
-                "step {k} failed: {}\n{e}\n  hint: fix the cause, then resume with: {}",
-                step.title,
-                resume.replace("{}", &k.to_string())
-            )));
+            let _ = writeln!(err, "error: step {k} failed: {}\n{e}", step.title);
+            drop(err);
+            let hint = if rollback(&runner, plan, k) {
+                "fix the cause, then run the command again".to_string()
+            } else {
+                format!("fix the cause, then resume with: {}", resume.replace("{}", &k.to_string()))
+            };
+            return Err(RunError(format!("step {k} failed: {}\n  hint: {hint}", step.title)));
         }
         for v in &step.sets {
             runner.vars.insert(v.clone(), "1".into());
         }
+        if let Some(Timer::Stop(name)) = &step.timer {
+            runner.timers.entry(name.clone()).or_default().1 = Some(Instant::now());
+        }
         let _ = writeln!(err, "ok {:.2}s", t.elapsed().as_secs_f64());
     }
     let _ = writeln!(err, "done: {n} steps");
+    for s in &plan.steps {
+        if let Some(Timer::Start(t)) = &s.timer
+            && let Some((Some(a), Some(b))) = runner.timers.get(t)
+        {
+            let _ = writeln!(err, "downtime {t}: {:.2} s", b.duration_since(*a).as_secs_f64());
+        }
+    }
     Ok(())
+}
+
+/// Undoes what the rollbacks covering step `k` describe, as the script's
+/// `lxops_rollback` does. Returns whether anything was rolled back.
+fn rollback(r: &Runner, plan: &Plan, k: usize) -> bool {
+    let mut err = std::io::stderr().lock();
+    let mut any = false;
+    for rb in plan.rollbacks.iter().filter(|rb| rb.first <= k && k <= rb.last) {
+        let _ = writeln!(err, "rolling back {}:", rb.instance);
+        for (cmd, cond) in &rb.cmds {
+            if let Some(c) = cond
+                && !r.eval(c).unwrap_or(false)
+            {
+                continue;
+            }
+            match r.run(cmd) {
+                Ok(o) if o.status == Some(0) => {}
+                _ => {
+                    let _ = writeln!(err, "    rollback command failed: {}", shell::display(cmd));
+                }
+            }
+        }
+        let msg: String = rb.message.iter().map(|w| r.word(w)).collect();
+        let _ = writeln!(err, "{msg}");
+        any = true;
+    }
+    any
 }
 
 fn failure(c: &Cmd, argv: &[String], out: &Output) -> RunError {
@@ -248,11 +311,18 @@ fn run_step(r: &mut Runner, step: &Step) -> Result<(), RunError> {
                 run_checked(r, c)?;
             }
         }
-        Action::Capture { var, cmd } => {
+        Action::Capture { cmd, outputs } => {
             let out = run_checked(r, cmd)?;
-            let v = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
-            let _ = write!(std::io::stderr(), "{var}={v} ");
-            r.vars.insert(var.clone(), v);
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            for (var, parse) in outputs {
+                let v = parse.apply(&text);
+                let _ = write!(std::io::stderr(), "{var}={} ", v.join(" "));
+                if parse.is_list() {
+                    r.lists.insert(var.clone(), v);
+                } else {
+                    r.vars.insert(var.clone(), v.into_iter().next().unwrap_or_default());
+                }
+            }
         }
         Action::WaitNetwork { show, list, instance, seconds } => {
             let out = run_checked(r, show)?;

@@ -9,6 +9,7 @@ use crate::diag::{ConfigError, Diag};
 use crate::execute;
 use crate::load::Loader;
 use crate::plan::backend::Backend;
+use crate::plan::rebuild::{self, RebuildOptions};
 use crate::plan::{Builder, Settings, lifecycle};
 use crate::render;
 use crate::render::shell::quote;
@@ -72,7 +73,7 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
         return Err(Diag::new("no CONFIG given").hint("name one or more lxops config files").into());
     }
     let props = super::properties(g)?;
-    let sources = matches!(c, PlanCmd::Launch(_) | PlanCmd::CreateDevices(_));
+    let sources = matches!(c, PlanCmd::Launch(_) | PlanCmd::CreateDevices(_) | PlanCmd::Rebuild(_));
     let opts = Options { name: g.name.clone(), project: g.project.clone(), sources };
     let settings = Settings {
         backend: Backend::choose(g.backend),
@@ -80,6 +81,7 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
             PlanCmd::Launch(a) | PlanCmd::Configure(a) if !a.wait.no_wait_network => {
                 Some(a.wait.wait_network)
             }
+            PlanCmd::Rebuild(a) if !a.wait.no_wait_network => Some(a.wait.wait_network),
             _ => None,
         },
         force: matches!(c, PlanCmd::Delete(a) | PlanCmd::Destroy(a) if a.force),
@@ -109,6 +111,30 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
         match c {
             PlanCmd::Launch(_) => lifecycle::launch(&mut b, &inst, &mut errs),
             PlanCmd::Configure(_) => lifecycle::configure(&mut b, &inst, &mut errs),
+            PlanCmd::Rebuild(a) => {
+                let o = RebuildOptions {
+                    skip_profiles: a.skip_profiles,
+                    skip_ip: a.skip_ip,
+                    no_snapshot: a.no_snapshot,
+                    native: a.native,
+                };
+                rebuild::rebuild(&mut b, &inst, &o, &mut errs)
+            }
+            PlanCmd::Rename(a) => {
+                if let Some(p) = resolve::instance_name_problem(&a.new_name) {
+                    errs.push(
+                        Diag::new(format!("invalid new name {:?}: {p}", a.new_name))
+                            .at_key("NEWNAME")
+                            .hint("instance names are letters, digits and hyphens, at most 63, starting with a letter"),
+                    );
+                    continue;
+                }
+                let new_opts = Options { name: Some(a.new_name.clone()), ..opts.clone() };
+                match resolve::instance(&mut loader, &f, &props, &new_opts) {
+                    Ok(new) => rebuild::rename(&mut b, &inst, &new, &mut errs),
+                    Err(e) => errs.extend(e.0),
+                }
+            }
             PlanCmd::Cloudconfig(_) => unreachable!("handled above"),
             PlanCmd::Delete(_) => lifecycle::remove(&mut b, &inst, false, &mut errs),
             PlanCmd::Destroy(_) => lifecycle::remove(&mut b, &inst, true, &mut errs),

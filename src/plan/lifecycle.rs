@@ -160,29 +160,34 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
             );
         }
     }
-    start_and_wait(b, inst);
+    start_and_wait(b, inst, false);
     if let Err(e) = crate::guest::configure_steps(b, inst) {
         errs.extend(e.0);
     }
 }
 
 /// Start the instance and, unless told not to, wait for its network (D15).
-pub fn start_and_wait(b: &mut Builder, inst: &Instance) {
+/// With `downtime`, the start ends the instance's downtime stopwatch.
+pub fn start_and_wait(b: &mut Builder, inst: &Instance, downtime: bool) {
     let be = b.backend();
     let name = &inst.name;
-    b.step(Step::new(
+    let mut start = Step::new(
         name,
         "start",
         Kind::Server,
         format!("start instance {name}"),
         Action::Run(vec![be.cmd(&inst.project, &["start", name])]),
-    ));
+    );
+    if downtime {
+        start = start.timer(crate::plan::model::Timer::Stop(name.clone()));
+    }
+    b.step(start);
     if let Some(seconds) = b.settings.wait_network {
         wait_network(b, inst, seconds);
     }
 }
 
-fn wait_network(b: &mut Builder, inst: &Instance, seconds: u32) {
+pub fn wait_network(b: &mut Builder, inst: &Instance, seconds: u32) {
     let be = b.backend();
     let name = &inst.name;
     {

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod devices;
 pub mod lifecycle;
 pub mod model;
+pub mod rebuild;
 
 use crate::resolve::Instance;
 use backend::Backend;
@@ -45,6 +46,7 @@ impl Builder {
                 checks: Vec::new(),
                 steps: Vec::new(),
                 notes: Vec::new(),
+                rollbacks: Vec::new(),
                 inputs: Vec::new(),
             },
             settings,
@@ -155,6 +157,11 @@ impl Builder {
         }
         for c in &self.plan.checks {
             vars(&c.ok, &mut read);
+        }
+        for r in &self.plan.rollbacks {
+            for c in r.cmds.iter().filter_map(|(_, c)| c.as_ref()) {
+                vars(c, &mut read);
+            }
         }
         for s in &mut self.plan.steps {
             s.sets.retain(|v| read.contains(v));

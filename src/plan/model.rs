@@ -16,6 +16,9 @@ use serde::Serialize;
 pub enum Part {
     Lit(String),
     Var(String),
+    /// A run-time list: expands to zero or more whole words (a word holding
+    /// a list holds nothing else).
+    List(String),
 }
 
 /// One argv element, possibly with run-time variables inside.
@@ -31,6 +34,10 @@ impl Word {
         Word(vec![Part::Var(v.into())])
     }
 
+    pub fn list(v: impl Into<String>) -> Word {
+        Word(vec![Part::List(v.into())])
+    }
+
     /// The word with variables shown as `$NAME`, for humans and JSON.
     pub fn display(&self) -> String {
         self.0
@@ -38,6 +45,7 @@ impl Word {
             .map(|p| match p {
                 Part::Lit(s) => s.clone(),
                 Part::Var(v) => format!("${v}"),
+                Part::List(v) => format!("${v}[@]"),
             })
             .collect()
     }
@@ -103,7 +111,7 @@ impl Cmd {
     /// Run-time variables the command reads.
     pub fn vars(&self) -> impl Iterator<Item = &str> {
         self.argv.iter().flat_map(|w| w.0.iter()).filter_map(|p| match p {
-            Part::Var(v) => Some(v.as_str()),
+            Part::Var(v) | Part::List(v) => Some(v.as_str()),
             Part::Lit(_) => None,
         })
     }
@@ -134,6 +142,8 @@ pub enum Cond {
     },
     /// The command exits 0 (its output is discarded).
     Succeeds(Cmd),
+    /// The run-time list has no element.
+    ListEmpty(String),
     Not(Box<Cond>),
     And(Vec<Cond>),
     Or(Vec<Cond>),
@@ -174,13 +184,82 @@ pub enum Kind {
     Guest,
 }
 
+/// How a captured command's output becomes a run-time value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parse {
+    /// The whole output, trailing newlines removed.
+    Trim,
+    /// From `config show`: the profile names joined by commas, with `old`
+    /// replaced by `new` (appended when absent) if given.
+    Profiles { replace: Option<(String, String)> },
+    /// From `config show`: a list of `volatile.<nic>.hwaddr=<mac>` words.
+    Hwaddrs,
+    /// From `config show`: a list of `volatile.<nic>.hwaddr=` words (unset them).
+    HwaddrKeys,
+}
+
+impl Parse {
+    pub fn is_list(&self) -> bool {
+        matches!(self, Parse::Hwaddrs | Parse::HwaddrKeys)
+    }
+
+    /// The value(s) from a command's output. The script's awk programs
+    /// (`render::shell::parse_program`) must compute exactly the same.
+    pub fn apply(&self, out: &str) -> Vec<String> {
+        match self {
+            Parse::Trim => vec![out.trim_end_matches('\n').to_string()],
+            Parse::Profiles { replace } => {
+                let (old, new) = replace.clone().unwrap_or_default();
+                let mut names: Vec<String> = Vec::new();
+                let mut found = false;
+                let mut inside = false;
+                for line in out.lines() {
+                    if line.starts_with("profiles:") {
+                        inside = true;
+                    } else if inside && let Some(x) = line.strip_prefix("- ") {
+                        if !old.is_empty() && x == old {
+                            found = true;
+                            names.push(new.clone());
+                        } else {
+                            names.push(x.to_string());
+                        }
+                    } else {
+                        inside = false;
+                    }
+                }
+                if !old.is_empty() && !found {
+                    names.push(new);
+                }
+                vec![names.join(",")]
+            }
+            Parse::Hwaddrs | Parse::HwaddrKeys => out
+                .lines()
+                .filter(|l| {
+                    l.strip_prefix("  volatile.")
+                        .and_then(|r| r.split_once('.'))
+                        .is_some_and(|(nic, rest)| !nic.is_empty() && rest.starts_with("hwaddr: "))
+                })
+                .map(|l| {
+                    let mut f = l.split_whitespace();
+                    let key = f.next().unwrap_or("").trim_end_matches(':');
+                    if *self == Parse::Hwaddrs {
+                        format!("{key}={}", f.next().unwrap_or(""))
+                    } else {
+                        format!("{key}=")
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Run these commands in order; the first failure fails the step.
     Run(Vec<Cmd>),
-    /// Run the command and keep its standard output (trimmed) in `var`.
-    Capture { var: String, cmd: Cmd },
+    /// Run the command once and derive run-time values from its output.
+    Capture { cmd: Cmd, outputs: Vec<(String, Parse)> },
     /// Wait for a global IPv4 address, unless the instance has no NIC.
     WaitNetwork { show: Cmd, list: Cmd, instance: String, seconds: u32 },
     /// Wait until a command succeeds in the guest (retrying once a second).
@@ -204,7 +283,28 @@ pub struct Step {
     pub skip_note: Option<String>,
     /// Run-time variables set to 1 when the step runs.
     pub sets: Vec<String>,
+    /// Starts or stops a named stopwatch when the step has run (downtime).
+    pub timer: Option<Timer>,
     pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Timer {
+    Start(String),
+    Stop(String),
+}
+
+/// Commands that undo a partly done change when a step in `first..=last`
+/// (1-based) fails: each runs when its condition holds; failures are reported
+/// and the next command still runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollback {
+    pub instance: String,
+    pub first: usize,
+    pub last: usize,
+    pub cmds: Vec<(Cmd, Option<Cond>)>,
+    /// Printed after the rollback, e.g. where the pre-change snapshot is.
+    pub message: Vec<Word>,
 }
 
 impl Step {
@@ -219,6 +319,7 @@ impl Step {
             skip_if: None,
             skip_note: None,
             sets: Vec::new(),
+            timer: None,
             action,
         }
     }
@@ -236,6 +337,11 @@ impl Step {
     pub fn skip_if(mut self, c: Cond, note: impl Into<String>) -> Step {
         self.skip_if = Some(c);
         self.skip_note = Some(note.into());
+        self
+    }
+
+    pub fn timer(mut self, t: Timer) -> Step {
+        self.timer = Some(t);
         self
     }
 
@@ -269,6 +375,7 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Remarks the listing shows before the steps.
     pub notes: Vec<String>,
+    pub rollbacks: Vec<Rollback>,
     /// Input files and their contents' sha256, for the script header.
     pub inputs: Vec<(String, String)>,
 }

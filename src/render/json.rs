@@ -18,6 +18,7 @@ struct JsonPlan {
     facts: Vec<Value>,
     checks: Vec<Value>,
     notes: Vec<String>,
+    rollbacks: Vec<Value>,
     steps: Vec<Value>,
 }
 
@@ -49,6 +50,7 @@ fn cond(c: &Cond) -> Value {
         }
         Cond::FactKey { fact, key } => json!({"fact_key": {"fact": fact, "key": key}}),
         Cond::Succeeds(c) => json!({"succeeds": cmd(c)}),
+        Cond::ListEmpty(v) => json!({"list_empty": v}),
         Cond::Not(i) => json!({"not": cond(i)}),
         Cond::And(v) => json!({"all": v.iter().map(cond).collect::<Vec<_>>()}),
         Cond::Or(v) => json!({"any": v.iter().map(cond).collect::<Vec<_>>()}),
@@ -62,7 +64,10 @@ pub fn render(plan: &Plan) -> String {
         .map(|s| {
             let action = match &s.action {
                 Action::Run(cmds) => json!({"run": cmds.iter().map(cmd).collect::<Vec<_>>()}),
-                Action::Capture { var, cmd: c } => json!({"capture": {"var": var, "cmd": cmd(c)}}),
+                Action::Capture { cmd: c, outputs } => json!({"capture": {
+                    "cmd": cmd(c),
+                    "outputs": outputs.iter().map(|(v, p)| json!({"var": v, "parse": format!("{p:?}"), "list": p.is_list()})).collect::<Vec<_>>(),
+                }}),
                 Action::WaitNetwork { show, list, instance, seconds } => {
                     json!({"wait_network": {"instance": instance, "seconds": seconds, "nic_probe": cmd(show), "poll": cmd(list)}})
                 }
@@ -79,6 +84,10 @@ pub fn render(plan: &Plan) -> String {
                 "destructive": s.destructive,
                 "skip_if": s.skip_if.as_ref().map(cond),
                 "sets": s.sets,
+                "timer": s.timer.as_ref().map(|t| match t {
+                    crate::plan::model::Timer::Start(k) => json!({"start": k}),
+                    crate::plan::model::Timer::Stop(k) => json!({"stop": k}),
+                }),
                 "action": action,
             })
         })
@@ -96,6 +105,19 @@ pub fn render(plan: &Plan) -> String {
             .map(|c| json!({"title": c.title, "ok": cond(&c.ok), "error": c.error, "hint": c.hint}))
             .collect(),
         notes: plan.notes.clone(),
+        rollbacks: plan
+            .rollbacks
+            .iter()
+            .map(|r| {
+                json!({
+                    "instance": r.instance,
+                    "first_step": r.first,
+                    "last_step": r.last,
+                    "run": r.cmds.iter().map(|(c, k)| json!({"cmd": cmd(c), "if": k.as_ref().map(cond)})).collect::<Vec<_>>(),
+                    "message": r.message.iter().map(|w| w.display()).collect::<String>(),
+                })
+            })
+            .collect(),
         steps,
     };
     let mut s = serde_json::to_string_pretty(&p).expect("plans serialise");

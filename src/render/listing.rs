@@ -69,8 +69,22 @@ pub fn render(plan: &Plan, run_hint: &str, script_hint: &str) -> String {
                     }
                 }
             }
-            Action::Capture { var, cmd } => {
-                let _ = writeln!(s, "{pad}${var} = $ {}", shell::display(cmd));
+            Action::Capture { cmd, outputs } => {
+                let _ = writeln!(s, "{pad}$ {}", shell::display(cmd));
+                for (v, p) in outputs {
+                    let what = match p {
+                        crate::plan::model::Parse::Trim => "the output".to_string(),
+                        crate::plan::model::Parse::Profiles { replace: None } => {
+                            "the profile list".to_string()
+                        }
+                        crate::plan::model::Parse::Profiles { replace: Some((o, n)) } => {
+                            format!("the profile list with {o} replaced by {n}")
+                        }
+                        crate::plan::model::Parse::Hwaddrs => "the NICs' MAC addresses".to_string(),
+                        crate::plan::model::Parse::HwaddrKeys => "the NICs' MAC address keys".to_string(),
+                    };
+                    let _ = writeln!(s, "{pad}  ${v} = {what}");
+                }
             }
             Action::WaitNetwork { list, seconds, .. } => {
                 let _ = writeln!(
@@ -86,6 +100,23 @@ pub fn render(plan: &Plan, run_hint: &str, script_hint: &str) -> String {
         }
         for v in &st.sets {
             let _ = writeln!(s, "{pad}sets {v}");
+        }
+        match &st.timer {
+            Some(crate::plan::model::Timer::Start(k)) => {
+                let _ = writeln!(s, "{pad}downtime of {k} starts here");
+            }
+            Some(crate::plan::model::Timer::Stop(k)) => {
+                let _ = writeln!(s, "{pad}downtime of {k} ends here");
+            }
+            None => {}
+        }
+    }
+    for r in &plan.rollbacks {
+        let _ = writeln!(s, "\nIf step {}..{} fails, {} is rolled back:", r.first, r.last, r.instance);
+        for (c, cond) in &r.cmds {
+            let when =
+                cond.as_ref().map(|c| format!("   (if {})", crate::render::describe(c))).unwrap_or_default();
+            let _ = writeln!(s, "  $ {}{when}", shell::display(c));
         }
     }
     let _ = writeln!(s, "\nNothing was run. To run it: {run_hint}\nTo export it as a script: {script_hint}");

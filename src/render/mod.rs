@@ -18,6 +18,7 @@ pub fn describe(c: &crate::plan::model::Cond) -> String {
         Cond::FactField { fact, key, value } => format!("{key} is {value} in {fact}"),
         Cond::FactKey { fact, key } => format!("{key} is in {fact}"),
         Cond::Succeeds(cmd) => format!("`{}` succeeds", shell::display(cmd)),
+        Cond::ListEmpty(v) => format!("${v} is empty"),
         Cond::Not(inner) => format!("not ({})", describe(inner)),
         Cond::And(v) => v.iter().map(describe).collect::<Vec<_>>().join(" and "),
         Cond::Or(v) => v.iter().map(describe).collect::<Vec<_>>().join(" or "),

@@ -7,7 +7,7 @@
 //! conditions, step bodies) is passed as safe, and comment text goes through
 //! the `comment` filter. The script runs on a host without lxops.
 
-use crate::plan::model::{Action, Plan, Step};
+use crate::plan::model::{Action, Plan, Step, Timer};
 use crate::render::shell;
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment};
@@ -62,6 +62,11 @@ struct View {
     facts: Vec<FactView>,
     checks: Vec<CheckView>,
     vars: Vec<String>,
+    scalars: Vec<String>,
+    lists: Vec<String>,
+    timers: Vec<String>,
+    timer_vars: Vec<String>,
+    rollback: String,
     steps: Vec<StepView>,
 }
 
@@ -102,10 +107,20 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
                 vars.push(v.clone());
             }
         }
-        if let Action::Capture { var, .. } = &s.action
-            && !vars.contains(var)
-        {
-            vars.push(var.clone());
+    }
+    let mut scalars = Vec::new();
+    let mut lists = Vec::new();
+    let mut timer_vars = Vec::new();
+    for s in &plan.steps {
+        if let Action::Capture { outputs, .. } = &s.action {
+            for (v, p) in outputs {
+                if p.is_list() { lists.push(v.clone()) } else { scalars.push(v.clone()) }
+            }
+        }
+        match &s.timer {
+            Some(Timer::Start(k)) => timer_vars.push(format!("lxops_t_{}_start", timer_key(k))),
+            Some(Timer::Stop(k)) => timer_vars.push(format!("lxops_t_{}_stop", timer_key(k))),
+            None => {}
         }
     }
     let view = View {
@@ -138,6 +153,11 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
             })
             .collect(),
         vars,
+        scalars,
+        lists,
+        timers: timers(plan),
+        timer_vars,
+        rollback: rollback_function(plan),
         steps: plan
             .steps
             .iter()
@@ -177,9 +197,21 @@ fn body(s: &Step) -> String {
                 lines.push(shell::full_command(c));
             }
         }
-        Action::Capture { var, cmd } => {
-            lines.push(format!("{var}=$({})", shell::full_command(cmd)));
-            lines.push(format!("say \"    {var}=${var}\""));
+        Action::Capture { cmd, outputs } => {
+            lines.push(format!("lxops_out=$({})", shell::full_command(cmd)));
+            for (var, parse) in outputs {
+                let prog = shell::parse_program(parse);
+                if parse.is_list() {
+                    lines.push(format!("mapfile -t {var} < <(printf '%s\\n' \"$lxops_out\" | {prog})"));
+                    lines.push(format!("say \"    {var}: ${{{var}[*]}}\""));
+                } else if *parse == crate::plan::model::Parse::Trim {
+                    lines.push(format!("{var}=$lxops_out"));
+                    lines.push(format!("say \"    {var}: ${var}\""));
+                } else {
+                    lines.push(format!("{var}=$(printf '%s\\n' \"$lxops_out\" | {prog})"));
+                    lines.push(format!("say \"    {var}: ${var}\""));
+                }
+            }
         }
         Action::WaitNetwork { show, list, instance, seconds } => {
             let name = shell::quote(instance);
@@ -221,5 +253,62 @@ fn body(s: &Step) -> String {
     for v in &s.sets {
         lines.push(format!("{v}=1"));
     }
+    match &s.timer {
+        // Downtime starts when the stopping step begins and ends when the starting step is done.
+        Some(Timer::Start(k)) => lines.insert(0, format!("lxops_t_{}_start=$EPOCHREALTIME", timer_key(k))),
+        Some(Timer::Stop(k)) => lines.push(format!("lxops_t_{}_stop=$EPOCHREALTIME", timer_key(k))),
+        None => {}
+    }
     lines.join("\n")
+}
+
+/// A stopwatch name usable in a shell variable name.
+fn timer_key(k: &str) -> String {
+    k.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+}
+
+/// The function that undoes partly done changes when a step fails.
+fn rollback_function(plan: &Plan) -> String {
+    let mut l = vec!["lxops_rollback() {".to_string()];
+    if plan.rollbacks.is_empty() {
+        l.push("  :".into());
+    }
+    for r in &plan.rollbacks {
+        l.push(format!(
+            "  if [ \"$lxops_step\" -ge {} ] && [ \"$lxops_step\" -le {} ]; then",
+            r.first, r.last
+        ));
+        l.push(format!("    say {}", shell::quote(&format!("rolling back {}:", r.instance))));
+        for (cmd, cond) in &r.cmds {
+            let line = format!(
+                "{} || say {}",
+                shell::full_command(cmd),
+                shell::quote(&format!("    rollback command failed: {}", shell::display(cmd)))
+            );
+            match cond {
+                Some(c) => l.push(format!("    if {}; then {line}; fi", shell::cond(c))),
+                None => l.push(format!("    {line}")),
+            }
+        }
+        let msg: Vec<String> = r.message.iter().map(shell::word).collect();
+        l.push(format!("    say {}", msg.join("")));
+        l.push("    lxops_rolled_back=1".into());
+        l.push("  fi".into());
+    }
+    l.push("}".into());
+    l.join("\n")
+}
+
+/// Lines that print each stopwatch's time at the end.
+fn timers(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &plan.steps {
+        if let Some(Timer::Start(k)) = &s.timer {
+            let t = timer_key(k);
+            out.push(format!(
+                "say \"downtime {k}: $(awk -v a=\"$lxops_t_{t}_start\" -v b=\"$lxops_t_{t}_stop\" 'BEGIN {{ printf \"%.2f s\", b - a }}')\""
+            ));
+        }
+    }
+    out
 }

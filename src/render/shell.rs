@@ -58,6 +58,7 @@ pub fn word(w: &Word) -> String {
             Part::Lit(s) if s.is_empty() => String::new(),
             Part::Lit(s) => quote(s),
             Part::Var(v) => format!("\"${{{v}}}\""),
+            Part::List(v) => format!("\"${{{v}[@]}}\""),
         })
         .collect()
 }
@@ -85,6 +86,7 @@ pub fn cond(c: &Cond) -> String {
         }
         Cond::FactKey { fact, key } => format!("has_key \"${fact}\" {}", quote(key)),
         Cond::Succeeds(cmd) => format!("{} >/dev/null 2>&1", command(cmd)),
+        Cond::ListEmpty(v) => format!("[ \"${{#{v}[@]}}\" -eq 0 ]"),
         Cond::Not(inner) => format!("! {}", group(inner)),
         Cond::And(v) => v.iter().map(group).collect::<Vec<_>>().join(" && "),
         Cond::Or(v) => v.iter().map(group).collect::<Vec<_>>().join(" || "),
@@ -95,6 +97,31 @@ fn group(c: &Cond) -> String {
     match c {
         Cond::And(_) | Cond::Or(_) | Cond::Not(_) => format!("{{ {}; }}", cond(c)),
         _ => cond(c),
+    }
+}
+
+/// The awk program that computes `p` from a command's output, exactly as
+/// `Parse::apply` does.
+pub fn parse_program(p: &crate::plan::model::Parse) -> String {
+    use crate::plan::model::Parse;
+    match p {
+        Parse::Trim => "cat".to_string(),
+        Parse::Profiles { replace } => {
+            let (o, n) = replace.clone().unwrap_or_default();
+            format!(
+                "awk -v o={} -v n={} '/^profiles:/ {{ p = 1; next }} p && /^- / {{ x = substr($0, 3); if (o != \"\" && x == o) {{ x = n; f = 1 }} s = s (s == \"\" ? \"\" : \",\") x; next }} {{ p = 0 }} END {{ if (o != \"\" && !f) s = s (s == \"\" ? \"\" : \",\") n; print s }}'",
+                quote(&o),
+                quote(&n)
+            )
+        }
+        Parse::Hwaddrs => {
+            "awk '/^  volatile\\.[^.]+\\.hwaddr: / { k = substr($1, 1, length($1) - 1); print k \"=\" $2 }'"
+                .to_string()
+        }
+        Parse::HwaddrKeys => {
+            "awk '/^  volatile\\.[^.]+\\.hwaddr: / { k = substr($1, 1, length($1) - 1); print k \"=\" }'"
+                .to_string()
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::fixtures::{TempDir, cases, copy_dir, place, root, words};
 use std::path::Path;
 use std::process::Command;
 
-pub const STUBS: &[&str] = &["incus", "lxc", "zfs", "rsync", "sudo", "chown", "mkdir", "rm"];
+pub const STUBS: &[&str] = &["incus", "lxc", "zfs", "rsync", "sudo", "chown", "mkdir", "rm", "mv", "date"];
 
 /// A directory holding the stand-ins under their program names.
 pub fn stub_dir(tmp: &Path) -> std::path::PathBuf {
@@ -222,4 +222,40 @@ fn hostile_values_reach_the_commands_as_data() {
         .unwrap();
     assert_eq!(empty.1, "");
     assert!(!Path::new("/tmp/lxops-pwned").exists() && !Path::new("/tmp/lxops-pwned2").exists());
+}
+
+#[test]
+fn a_failed_rebuild_rolls_back_to_the_old_instance_in_both_renderings() {
+    let case = root().join("fixtures/rebuild");
+    let tmp = TempDir::new("rollback");
+    copy_dir(&case, &tmp.0);
+    place(&tmp.0);
+    let env = vec![
+        ("STUB_INSTANCES".to_string(), "web1,RUNNING".to_string()),
+        ("STUB_FAIL".to_string(), "file push".to_string()),
+    ];
+    let args: Vec<String> =
+        ["rebuild", "-n", "web1", "web.yaml", "--no-wait-network"].iter().map(|s| s.to_string()).collect();
+    let both = run_both(&tmp.0, &tmp.0, &env, &args);
+    assert_eq!(both.script_log, both.execute_log);
+    assert_eq!((both.script_status, both.execute_status), (1, 1));
+    let argvs: Vec<String> = both.script_log.iter().map(|(a, _)| a.join(" ")).collect();
+    let tail: Vec<&str> = argvs.iter().rev().take(4).rev().map(|s| s.as_str()).collect();
+    assert_eq!(
+        tail,
+        vec![
+            "incus delete --force web1",
+            "incus config set web1-lxops-fallback volatile.eth0.hwaddr=10:66:6a:01:02:03 volatile.eth1.hwaddr=10:66:6a:04:05:06",
+            "incus rename web1-lxops-fallback web1",
+            "incus start web1",
+        ]
+    );
+    assert!(
+        !argvs.iter().any(|a| a == "incus delete web1-lxops-fallback"),
+        "the fallback is kept: {argvs:?}"
+    );
+    for stderr in [&both.script_stderr, &both.execute_stderr] {
+        assert!(stderr.contains("web1 is back on its old instance (started)"), "{stderr}");
+        assert!(stderr.contains("tank/web1@lxops-rebuild-20260101-000000"), "{stderr}");
+    }
 }

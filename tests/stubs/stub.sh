@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Logging stand-in for incus, lxc, zfs, rsync, sudo, chown, mkdir and rm in
+# Logging stand-in for incus, lxc, zfs, rsync, sudo, chown, mkdir, rm, mv and date in
 # lxops's equivalence tests. Each call appends one record to $LXOPS_STUB_LOG:
 #   <argc> NUL <program> NUL <arg>... NUL <stdin as base64> NUL
 # so the exact argv (quotes, newlines and all) and input can be compared.
@@ -12,6 +12,14 @@ if [ ! -t 0 ]; then stdin=$(base64 -w0); fi
   for a in "$@"; do printf '%s\0' "$a"; done
   printf '%s\0' "$stdin"
 } >>"${LXOPS_STUB_LOG:?}"
+# STUB_FAIL: a text that makes a matching call fail.
+if [ -n "${STUB_FAIL:-}" ]; then
+  case " $prog $* " in *"$STUB_FAIL"*) echo "stub: failing as asked" >&2; exit 1 ;; esac
+fi
+if [ "$prog" = lxc ] && [ "${1:-}" = rebuild ]; then
+  echo 'Error: unknown command "rebuild" for "lxc"' >&2
+  exit 1
+fi
 case "$prog" in
   incus | lxc)
     all=" $* "
@@ -25,6 +33,8 @@ case "$prog" in
         printf '%s,"10.9.8.7 (eth0)"\n' "${*: -1}" ;;
       *" config show --expanded "*)
         printf 'devices:\n  eth0:\n    name: eth0\n    type: nic\n' ;;
+      *" config show "*)
+        printf 'architecture: x86_64\nconfig:\n  image.os: busybox\n  volatile.eth0.hwaddr: 10:66:6a:01:02:03\n  volatile.eth1.hwaddr: 10:66:6a:04:05:06\n  volatile.idmap.base: "0"\ndevices: {}\nephemeral: false\nprofiles:\n- default\n- %s.lxops\nstateful: false\n' "${*: -1}" ;;
     esac ;;
   zfs)
     if [ "$1" = list ]; then
@@ -33,6 +43,8 @@ case "$prog" in
       done
       exit 1
     fi ;;
+  date)
+    printf 'lxops-rebuild-20260101-000000\n' ;;
   sudo)
     [ "$1" = -n ] && shift
     exec "$@" ;;
