@@ -53,7 +53,7 @@ pub fn apply(b: &mut Builder, t: &Target, os: Option<&OsType>, files: &[PathBuf]
     let mut parsed = Vec::new();
     let mut errs = Vec::new();
     for f in files {
-        match crate::cloudconfig::read_file(f) {
+        match b.cloud_config(f) {
             Ok(cc) => parsed.push((f.clone(), cc)),
             Err(e) => errs.extend(e.0),
         }

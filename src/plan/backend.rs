@@ -77,8 +77,10 @@ impl Backend {
         c
     }
 
+    /// Profiles as CSV lines whose first field is the name. LXD 5.0's
+    /// `profile list` has no `--columns`, so neither backend uses it.
     pub fn profile_list(self, project: &str) -> Cmd {
-        self.cmd(project, &["profile", "list", "--format", "csv", "--columns", "n"])
+        self.cmd(project, &["profile", "list", "--format", "csv"])
     }
 
     /// Name and status of every instance, as `name,STATUS` lines.

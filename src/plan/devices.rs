@@ -26,14 +26,20 @@ pub fn steps(b: &mut Builder, inst: &Instance) {
             b.program("mkdir");
             let var = b.var(&["new", name, &fs.id]);
             new_vars.push((fs.id.clone(), var.clone()));
-            let cmd = Cmd::new(["mkdir", "-p", &fs.host_dir]).root();
+            let mut cmds = vec![Cmd::new(["mkdir", "-p", &fs.host_dir]).root()];
+            // Unlike the original, a new directory filesystem's root is chowned
+            // like a ZFS one, so `dir: .` devices belong to the container too.
+            if let Some(owner) = &inst.owner {
+                b.program("chown");
+                cmds.push(Cmd::new(["chown", owner, &fs.host_dir]).root());
+            }
             b.step(
                 Step::new(
                     name,
                     &format!("fs/{}", fs.id),
                     Kind::Host,
                     format!("create directory {}", fs.host_dir),
-                    Action::Run(vec![cmd]),
+                    Action::Run(cmds),
                 )
                 .origin(at)
                 .skip_if(exists, note)

@@ -42,7 +42,7 @@ pub fn create_profile(b: &mut Builder, inst: &Instance) {
     let profiles = b.profiles(&inst.project);
     b.check(
         format!("profile {} does not exist yet", inst.profile),
-        Cond::negate(Cond::FactLine { fact: profiles, line: inst.profile.clone() }),
+        Cond::negate(Cond::FactKey { fact: profiles, key: inst.profile.clone() }),
         format!("profile {} already exists", inst.profile),
         format!("delete it (lxops delete {}) or choose another profile-pattern", inst.config_file.display()),
     );
@@ -92,7 +92,7 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
         let file = inst.merged.origins.profiles.get(i).cloned().unwrap_or(top.clone());
         b.check(
             format!("profile {p} exists"),
-            Cond::FactLine { fact: profiles.clone(), line: p.clone() },
+            Cond::FactKey { fact: profiles.clone(), key: p.clone() },
             format!("profile {p} does not exist (listed in {})", file.display()),
             format!("create it first, or remove it from `profiles` in {}", file.display()),
         );
@@ -266,7 +266,7 @@ pub fn remove(b: &mut Builder, inst: &Instance, destroy: bool, errs: &mut Vec<Di
             Action::Run(vec![be.cmd(&inst.project, &["profile", "delete", &inst.profile])]),
         )
         .skip_if(
-            Cond::negate(Cond::FactLine { fact: profiles, line: inst.profile.clone() }),
+            Cond::negate(Cond::FactKey { fact: profiles, key: inst.profile.clone() }),
             "the profile does not exist",
         ),
     );

@@ -32,6 +32,8 @@ pub struct Builder {
     pub plan: Plan,
     pub settings: Settings,
     vars: BTreeSet<String>,
+    /// Cloud-config files parsed so far: each is read once per invocation.
+    cloud: std::collections::HashMap<std::path::PathBuf, std::rc::Rc<crate::cloudconfig::CloudConfig>>,
 }
 
 impl Builder {
@@ -51,7 +53,21 @@ impl Builder {
             },
             settings,
             vars: BTreeSet::new(),
+            cloud: Default::default(),
         }
+    }
+
+    /// A parsed cloud-config file, read and parsed at most once.
+    pub fn cloud_config(
+        &mut self,
+        path: &std::path::Path,
+    ) -> Result<std::rc::Rc<crate::cloudconfig::CloudConfig>, crate::diag::ConfigError> {
+        if let Some(c) = self.cloud.get(path) {
+            return Ok(c.clone());
+        }
+        let c = std::rc::Rc::new(crate::cloudconfig::read_file(path)?);
+        self.cloud.insert(path.to_path_buf(), c.clone());
+        Ok(c)
     }
 
     pub fn backend(&self) -> Backend {

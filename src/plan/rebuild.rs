@@ -252,7 +252,7 @@ fn recreate(b: &mut Builder, inst: &Instance, o: &RebuildOptions) {
             format!("create profile {} if missing", inst.profile),
             Action::Run(vec![be.cmd(p, &["profile", "create", &inst.profile])]),
         )
-        .skip_if(Cond::FactLine { fact: profiles, line: inst.profile.clone() }, "the profile exists"),
+        .skip_if(Cond::FactKey { fact: profiles, key: inst.profile.clone() }, "the profile exists"),
     );
     b.step(
         Step::new(
@@ -391,7 +391,7 @@ pub fn rename(b: &mut Builder, old: &Instance, new: &Instance, errs: &mut Vec<Di
     if !same_profile {
         b.check(
             format!("profile {} does not exist yet", new.profile),
-            Cond::negate(Cond::FactLine { fact: profiles, line: new.profile.clone() }),
+            Cond::negate(Cond::FactKey { fact: profiles, key: new.profile.clone() }),
             format!("profile {} already exists", new.profile),
             "delete it, or choose another name",
         );

@@ -25,8 +25,8 @@ case "$prog" in
     all=" $* "
     case "$all" in
       *" profile list "*)
-        printf 'default\n'
-        for p in ${STUB_PROFILES:-}; do printf '%s\n' "$p"; done ;;
+        printf 'default,Default profile,3\n'
+        for p in ${STUB_PROFILES:-}; do printf '%s,,1\n' "$p"; done ;;
       *" --columns ns "*)
         for i in ${STUB_INSTANCES:-}; do printf '%s\n' "$i"; done ;;
       *" --columns n4 "*)

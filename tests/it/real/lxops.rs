@@ -426,7 +426,7 @@ devices:
     rec(
         ck,
         "template data kept",
-        host_read(&Path::new(&format!("/{fsroot}/{tpl}/home/marker"))),
+        host_read(Path::new(&format!("/{fsroot}/{tpl}/home/marker"))),
         "tpl-home\n",
     );
     // README: device-owner is for "new filesystem roots and device
@@ -434,10 +434,37 @@ devices:
     // (the original lxdops chowns it too).
     rec(ck, "owner of the directory filesystem root", host_owner(&dir_fs), "1000:1000");
 
+    // destroy --force: both destroy:true filesystems go (ZFS and directory);
+    // the template's filesystems and the standalone device's dir stay
+    lx.must(mode, "destroy", &["--force", "-n", &inst, b_s]);
+    rec(ck, "after destroy: status", status(&inst), "absent");
+    rec(ck, "after destroy: profile exists", profile_exists(&profile).to_string(), "false");
+    rec(
+        ck,
+        "after destroy: ZFS dataset exists",
+        dataset_exists(&format!("{fsroot}/{inst}")).to_string(),
+        "false",
+    );
+    rec(ck, "after destroy: directory filesystem exists", dir_fs.exists().to_string(), "false");
+    rec(
+        ck,
+        "after destroy: template dataset exists",
+        dataset_exists(&format!("{fsroot}/{tpl}")).to_string(),
+        "true",
+    );
+    rec(
+        ck,
+        "after destroy: template dir fs exists",
+        dirs.join(&tpl).join("etc/marker").exists().to_string(),
+        "true",
+    );
+    rec(ck, "after destroy: shared dir kept", host_read(&shared.join("readme")), "shared data\n");
+    rec(ck, "after destroy: template status", status(&tpl), "STOPPED");
+
     normalize(
         &state,
         &[
-            (&b_s.to_string(), "CONFIG_B"),
+            (b_s, "CONFIG_B"),
             (&base.display().to_string(), "BASE"),
             (&fsroot, "FSROOT"),
             (&tpl, "TPL"),
