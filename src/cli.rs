@@ -371,3 +371,36 @@ impl PlanCmd {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every command's help says what it does and shows an example.
+    #[test]
+    fn every_command_has_help_with_an_example() {
+        fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for s in c.get_subcommands() {
+                let p = format!("{path} {}", s.get_name());
+                if s.get_subcommands().next().is_some() {
+                    walk(s, &p, missing);
+                    continue;
+                }
+                let help = format!(
+                    "{} {}",
+                    s.get_about().map(|a| a.to_string()).unwrap_or_default(),
+                    s.get_long_about().map(|a| a.to_string()).unwrap_or_default()
+                );
+                if s.get_about().is_none() || !help.contains("Example") {
+                    missing.push(p);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "lxops", &mut missing);
+        missing.retain(|m| !m.ends_with(" help"));
+        assert!(missing.is_empty(), "commands without help or example: {missing:?}");
+        Cli::command().debug_assert();
+    }
+}

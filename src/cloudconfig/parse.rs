@@ -12,6 +12,22 @@ use std::path::Path;
 
 pub const HEADER: &str = "#cloud-config";
 const MODULES: &[&str] = &["write_files", "packages", "users", "timezone", "runcmd"];
+const FILE_KEYS: &[&str] = &["path", "content", "owner", "permissions", "append", "defer", "encoding"];
+const USER_KEYS: &[&str] = &[
+    "name",
+    "uid",
+    "gecos",
+    "shell",
+    "homedir",
+    "no_create_home",
+    "primary_group",
+    "groups",
+    "sudo",
+    "ssh_authorized_keys",
+    "lock_passwd",
+    "hashed_passwd",
+    "passwd",
+];
 /// Modules cloud-init has that lxops deliberately does not apply.
 const IGNORED_KNOWN: &[&str] =
     &["package_update", "package_upgrade", "bootcmd", "apt", "ssh_pwauth", "hostname"];
@@ -207,6 +223,21 @@ pub fn parse(path: &Path, text: &str) -> Result<(CloudConfig, Vec<Diag>), Config
                 Some(c) if !IGNORED_KNOWN.contains(&k) => d.hint(format!("did you mean `{c}`?")),
                 _ => d.hint(format!("supported modules: {}", MODULES.join(", "))),
             });
+        }
+        for (module, known) in [("write_files", FILE_KEYS), ("users", USER_KEYS)] {
+            let Some(serde_yaml::Value::Sequence(items)) = m.get(module) else { continue };
+            for (i, item) in items.iter().enumerate() {
+                let serde_yaml::Value::Mapping(e) = item else { continue };
+                for k in e.keys().filter_map(|k| k.as_str()).filter(|k| !known.contains(k)) {
+                    let d = Diag::new(format!("key `{k}` is not supported by lxops and is ignored"))
+                        .in_file(path)
+                        .at_key(format!("{module}[{i}]"));
+                    warnings.push(match closest(k, known) {
+                        Some(c) => d.hint(format!("did you mean `{c}`?")),
+                        None => d.hint(format!("supported keys: {}", known.join(", "))),
+                    });
+                }
+            }
         }
     } else if !value.is_null() {
         return Err(Diag::new("a cloud-config file is a YAML map of modules").in_file(path).into());

@@ -175,6 +175,9 @@ fn cloudconfig(
     let project = g.project.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "default".into());
     let mut b = Builder::new("cloudconfig", settings);
     b.plan.instances.push(a.instance.clone());
+    for f in &a.files {
+        b.input(f);
+    }
     b.program(b.backend().cli());
     lifecycle::require_running(&mut b, &a.instance, &project);
     let t = crate::guest::Target { name: &a.instance, project: &project };

@@ -93,6 +93,16 @@ impl Builder {
         }
     }
 
+    /// Records an input file and its checksum for the script header.
+    pub fn input(&mut self, f: &std::path::Path) {
+        let f = f.display().to_string();
+        if self.plan.inputs.iter().any(|(p, _)| *p == f) {
+            return;
+        }
+        let hash = Sha256::digest(std::fs::read(&f).unwrap_or_default());
+        self.plan.inputs.push((f, hash.iter().map(|b| format!("{b:02x}")).collect()));
+    }
+
     pub fn program(&mut self, p: &str) {
         if !self.plan.programs.iter().any(|x| x == p) {
             self.plan.programs.push(p.to_string());

@@ -18,18 +18,18 @@ use std::time::{Duration, Instant};
 
 /// How a plan is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
     /// `lxops COMMAND --execute …`
     Execute,
     /// `lxops script COMMAND … > FILE; bash FILE [--yes]`
     Script,
 }
 
-const MODES: [Mode; 2] = [Mode::Execute, Mode::Script];
+pub(super) const MODES: [Mode; 2] = [Mode::Execute, Mode::Script];
 
 impl Mode {
     /// Short tag used in names, so both modes' resources can coexist.
-    fn tag(self) -> &'static str {
+    pub(super) fn tag(self) -> &'static str {
         match self {
             Mode::Execute => "x",
             Mode::Script => "s",
@@ -37,19 +37,19 @@ impl Mode {
     }
 }
 
-const BOOT: Duration = Duration::from_secs(30);
+pub(super) const BOOT: Duration = Duration::from_secs(30);
 
 /// The lxops binary with a private work dir and an empty XDG_CONFIG_HOME.
-struct Lx<'a> {
+pub(super) struct Lx<'a> {
     t: &'a Real,
     /// Temp dir of the test (registered for removal).
-    root: PathBuf,
+    pub(super) root: PathBuf,
     xdg: PathBuf,
     scripts: Cell<usize>,
 }
 
 impl<'a> Lx<'a> {
-    fn new(t: &'a Real) -> Lx<'a> {
+    pub(super) fn new(t: &'a Real) -> Lx<'a> {
         // Canonical, so the paths lxops prints (profile description) compare equal.
         let tmp = std::fs::canonicalize(std::env::temp_dir()).expect("temp dir");
         let root = tmp.join(t.name("work"));
@@ -61,7 +61,7 @@ impl<'a> Lx<'a> {
     }
 
     /// Writes `text` to `<root>/<rel>` (parents created); returns the path.
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
+    pub(super) fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).expect("mkdir");
         std::fs::write(&p, text).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
@@ -69,7 +69,7 @@ impl<'a> Lx<'a> {
     }
 
     /// Runs lxops with `--backend` from the bench; any exit status.
-    fn lxops(&self, args: &[&str]) -> Run {
+    pub(super) fn lxops(&self, args: &[&str]) -> Run {
         let b = self.t.bench;
         let mut cmd = b.command(env!("CARGO_BIN_EXE_lxops"));
         cmd.arg("--backend")
@@ -86,7 +86,7 @@ impl<'a> Lx<'a> {
 
     /// Runs `command args` in `mode`; any exit status. In script mode a
     /// failure to render the script panics (it says nothing about the run).
-    fn apply(&self, mode: Mode, command: &str, args: &[&str]) -> Run {
+    pub(super) fn apply(&self, mode: Mode, command: &str, args: &[&str]) -> Run {
         let started = Instant::now();
         let r = match mode {
             Mode::Execute => {
@@ -132,7 +132,7 @@ impl<'a> Lx<'a> {
     }
 
     /// [`Lx::apply`], panicking with the output unless it exits 0.
-    fn must(&self, mode: Mode, command: &str, args: &[&str]) -> Run {
+    pub(super) fn must(&self, mode: Mode, command: &str, args: &[&str]) -> Run {
         let r = self.apply(mode, command, args);
         assert!(
             r.ok(),
@@ -148,23 +148,23 @@ impl<'a> Lx<'a> {
 
 /// Collected end-state checks; [`Checks::finish`] panics listing every failure.
 #[derive(Default)]
-struct Checks {
+pub(super) struct Checks {
     failures: Vec<String>,
 }
 
 impl Checks {
-    fn eq(&mut self, what: impl std::fmt::Display, actual: impl AsRef<str>, expected: impl AsRef<str>) {
+    pub(super) fn eq(&mut self, what: impl std::fmt::Display, actual: impl AsRef<str>, expected: impl AsRef<str>) {
         let (a, e) = (actual.as_ref(), expected.as_ref());
         if a != e {
             self.failures.push(format!("{what}:\n      expected {e:?}\n      actual   {a:?}"));
         }
     }
-    fn ok(&mut self, what: impl std::fmt::Display, cond: bool, detail: impl std::fmt::Display) {
+    pub(super) fn ok(&mut self, what: impl std::fmt::Display, cond: bool, detail: impl std::fmt::Display) {
         if !cond {
             self.failures.push(format!("{what}: {detail}"));
         }
     }
-    fn finish(self, test: &str) {
+    pub(super) fn finish(self, test: &str) {
         if !self.failures.is_empty() {
             panic!("{test}: {} check(s) failed:\n  - {}", self.failures.len(), self.failures.join("\n  - "));
         }
@@ -172,21 +172,21 @@ impl Checks {
 }
 
 /// A profile with `raw.idmap: both 1000 1000` (bench-up allows root:1000:1).
-fn idmap_profile(t: &Real) -> String {
+pub(super) fn idmap_profile(t: &Real) -> String {
     let p = t.profile("idmap");
     cli(&["profile", "set", &p, "raw.idmap", "both 1000 1000"]);
     p
 }
 
 /// Registers the instance `<prefix>-<suffix>` and its lxops profile.
-fn lxops_instance(t: &Real, suffix: &str) -> String {
+pub(super) fn lxops_instance(t: &Real, suffix: &str) -> String {
     let n = t.instance(suffix);
     t.register(Resource::Profile(format!("{n}.lxops")));
     n
 }
 
 /// `RUNNING`, `STOPPED`, … or `absent`.
-fn status(name: &str) -> String {
+pub(super) fn status(name: &str) -> String {
     let out = cli(&["list", "-f", "csv", "-c", "ns"]);
     out.lines()
         .find_map(|l| {
@@ -196,16 +196,16 @@ fn status(name: &str) -> String {
         .unwrap_or_else(|| "absent".to_string())
 }
 
-fn profile_exists(name: &str) -> bool {
+pub(super) fn profile_exists(name: &str) -> bool {
     cli(&["profile", "list", "-f", "csv", "-c", "n"]).lines().any(|l| l.split(',').next() == Some(name))
 }
 
-fn dataset_exists(ds: &str) -> bool {
+pub(super) fn dataset_exists(ds: &str) -> bool {
     zfs_status(&["list", "-H", "-o", "name", ds]).ok()
 }
 
 /// `stat -c %u:%g` of a host path, or `missing`.
-fn host_owner(p: &Path) -> String {
+pub(super) fn host_owner(p: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata(p) {
         Ok(m) => format!("{}:{}", m.uid(), m.gid()),
@@ -213,23 +213,23 @@ fn host_owner(p: &Path) -> String {
     }
 }
 
-fn host_read(p: &Path) -> String {
+pub(super) fn host_read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| format!("<{e}>"))
 }
 
 /// stdout of `argv` in `c`, or `<exit N: stderr>`.
-fn guest(c: &str, argv: &[&str]) -> String {
+pub(super) fn guest(c: &str, argv: &[&str]) -> String {
     let r = exec_status(c, argv);
     if r.ok() { r.stdout } else { format!("<exit {}: {}>", r.status, r.stderr.trim()) }
 }
 
-fn guest_user(c: &str, argv: &[&str]) -> String {
+pub(super) fn guest_user(c: &str, argv: &[&str]) -> String {
     let r = Exec::as_user(1000, 1000).status(c, argv);
     if r.ok() { r.stdout } else { format!("<exit {}: {}>", r.status, r.stderr.trim()) }
 }
 
 /// Replaces per-mode names by placeholders, longest first.
-fn normalize(lines: &[String], subst: &[(&str, &str)]) -> Vec<String> {
+pub(super) fn normalize(lines: &[String], subst: &[(&str, &str)]) -> Vec<String> {
     let mut subst: Vec<(&str, &str)> = subst.to_vec();
     subst.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
     lines
@@ -244,7 +244,7 @@ fn normalize(lines: &[String], subst: &[(&str, &str)]) -> Vec<String> {
         .collect()
 }
 
-fn assert_same_end_state(test: &str, states: &[Vec<String>]) {
+pub(super) fn assert_same_end_state(test: &str, states: &[Vec<String>]) {
     let (x, s) = (&states[0], &states[1]);
     if x != s {
         let mut diff = String::new();
@@ -260,11 +260,11 @@ fn assert_same_end_state(test: &str, states: &[Vec<String>]) {
 }
 
 /// The parsed `profile show` of an instance profile.
-fn profile_show(name: &str) -> serde_yaml::Value {
+pub(super) fn profile_show(name: &str) -> serde_yaml::Value {
     serde_yaml::from_str(&cli(&["profile", "show", name])).expect("profile show prints YAML")
 }
 
-fn yaml_str(v: &serde_yaml::Value, path: &[&str]) -> String {
+pub(super) fn yaml_str(v: &serde_yaml::Value, path: &[&str]) -> String {
     let mut cur = v;
     for k in path {
         match cur.get(*k) {

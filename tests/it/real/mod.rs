@@ -18,6 +18,7 @@
 
 mod bench;
 mod lxops;
+mod rebuild;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
