@@ -62,7 +62,9 @@ pub fn config_path(arg: &Path) -> Result<PathBuf, ConfigError> {
 /// Checks `--name` against the number of configs and returns the config paths.
 pub fn config_paths(g: &cli::GlobalArgs, args: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
     if g.name.is_some() && args.len() != 1 {
-        return Err(Diag::new("--name can be used with only one config file")
+        let given: Vec<String> = args.iter().map(|a| a.display().to_string()).collect();
+        let what = if given.is_empty() { "none".to_string() } else { given.join(", ") };
+        return Err(Diag::new(format!("--name can be used with only one config file (given: {what})"))
             .at_key("--name")
             .hint("run the command once per config, or leave out --name to use each file's base name")
             .into());

@@ -146,6 +146,15 @@ impl Instance {
     }
 }
 
+/// The filesystems of `fss` that are not below another one of the same kind.
+pub fn roots(fss: &[Fs]) -> Vec<&Fs> {
+    fss.iter()
+        .filter(|f| {
+            !fss.iter().any(|o| o.kind == f.kind && o.path != f.path && paths::is_within(&f.path, &o.path))
+        })
+        .collect()
+}
+
 /// Loads, merges and resolves one config.
 pub fn instance(
     loader: &mut Loader,
@@ -843,6 +852,30 @@ mod tests {
         assert!(dataset_problem("tank//b").is_some());
         assert!(dataset_problem("tank/../b").is_some());
         assert!(dataset_problem("tank/a b").is_some());
+    }
+
+    fn fs(path: &str) -> Fs {
+        Fs {
+            id: path.into(),
+            pattern: String::new(),
+            path: path.into(),
+            kind: FsKind::Zfs,
+            host_dir: format!("/{path}"),
+            zfsproperties: vec![],
+            destroy: false,
+            transient: false,
+            file: PathBuf::new(),
+            clone_from: None,
+            origin_transient: false,
+        }
+    }
+
+    /// Spec U3: roots of a/b, a/b/c, a/d are a/b and a/d.
+    #[test]
+    fn roots_skip_nested_filesystems() {
+        let fss = vec![fs("a/b"), fs("a/b/c"), fs("a/d"), fs("a/bc")];
+        let roots: Vec<String> = roots(&fss).iter().map(|f| f.path.clone()).collect();
+        assert_eq!(roots, vec!["a/b", "a/d", "a/bc"]);
     }
 
     #[test]

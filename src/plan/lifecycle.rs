@@ -44,7 +44,11 @@ pub fn create_profile(b: &mut Builder, inst: &Instance) {
         format!("profile {} does not exist yet", inst.profile),
         Cond::negate(Cond::FactKey { fact: profiles, key: inst.profile.clone() }),
         format!("profile {} already exists", inst.profile),
-        format!("delete it (lxops delete {}) or choose another profile-pattern", inst.config_file.display()),
+        format!(
+            "delete it (lxops delete -n {} {}) or choose another profile-pattern",
+            inst.name,
+            inst.config_file.display()
+        ),
     );
     // Two calls whatever the number of devices: LXD 5.0 ignores stdin on create.
     let create = be.cmd(&inst.project, &["profile", "create", &inst.profile]);

@@ -154,13 +154,11 @@ fn tiny_standins_behave() {
 #[test]
 fn debian_mini_adduser_and_apt_recorder() {
     let t = Real::start("debian_mini_adduser_and_apt_recorder");
-    if !t.bench.debian {
-        eprintln!(
-            "[real] debian-mini was not built (LXOPS_BENCH_DEBIAN=0 in {}): nothing to check",
-            t.bench.env_file.display()
-        );
-        return;
-    }
+    assert!(
+        t.bench.debian,
+        "debian-mini was not built (LXOPS_BENCH_DEBIAN=0 in {}): bring the bench up with LXOPS_BENCH_DEBIAN=1",
+        t.bench.env_file.display()
+    );
     assert!(
         t.bench.images.iter().any(|i| i == "debian-mini"),
         "LXOPS_BENCH_DEBIAN=1 but env.sh lists images {:?}",

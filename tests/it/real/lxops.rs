@@ -153,7 +153,12 @@ pub(super) struct Checks {
 }
 
 impl Checks {
-    pub(super) fn eq(&mut self, what: impl std::fmt::Display, actual: impl AsRef<str>, expected: impl AsRef<str>) {
+    pub(super) fn eq(
+        &mut self,
+        what: impl std::fmt::Display,
+        actual: impl AsRef<str>,
+        expected: impl AsRef<str>,
+    ) {
         let (a, e) = (actual.as_ref(), expected.as_ref());
         if a != e {
             self.failures.push(format!("{what}:\n      expected {e:?}\n      actual   {a:?}"));
@@ -755,13 +760,11 @@ fn configure_scenario(t: &Real, lx: &Lx, mode: Mode, ck: &mut Checks) -> Vec<Str
 fn debian_mini_configure() {
     let test = "debian_mini_configure";
     let t = Real::start(test);
-    if !t.bench.debian {
-        eprintln!(
-            "[real] debian-mini was not built (LXOPS_BENCH_DEBIAN=0 in {}): nothing to check",
-            t.bench.env_file.display()
-        );
-        return;
-    }
+    assert!(
+        t.bench.debian,
+        "debian-mini was not built (LXOPS_BENCH_DEBIAN=0 in {}): bring the bench up with LXOPS_BENCH_DEBIAN=1",
+        t.bench.env_file.display()
+    );
     assert!(
         t.bench.images.iter().any(|i| i == "debian-mini"),
         "LXOPS_BENCH_DEBIAN=1 but env.sh lists images {:?}",
