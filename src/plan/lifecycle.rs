@@ -119,22 +119,11 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     }
     devices::steps(b, inst);
     create_profile(b, inst);
-    let mut launch_profiles =
-        if inst.profiles.is_empty() { vec!["default".to_string()] } else { inst.profiles.clone() };
-    launch_profiles.push(inst.profile.clone());
+    let launch_profiles = launch_profiles(inst);
     match &inst.origin {
         None => {
-            let cmd = be.create(&inst.project, &inst.image, name, &launch_profiles, &inst.lxc_options);
-            b.step(
-                Step::new(
-                    name,
-                    "create",
-                    Kind::Server,
-                    format!("create instance {name} from image {}", inst.image),
-                    Action::Run(vec![cmd]),
-                )
-                .origin(origin(inst.merged.origins.field("image", top), "image")),
-            );
+            let step = create_step(b, inst);
+            b.step(step);
         }
         Some(o) => {
             let src = if o.snapshot.is_empty() {
@@ -168,6 +157,27 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     if let Err(e) = crate::guest::configure_steps(b, inst) {
         errs.extend(e.0);
     }
+}
+
+/// The profiles a new instance gets: the config's (or `default`), then the instance profile.
+pub fn launch_profiles(inst: &Instance) -> Vec<String> {
+    let mut p = if inst.profiles.is_empty() { vec!["default".to_string()] } else { inst.profiles.clone() };
+    p.push(inst.profile.clone());
+    p
+}
+
+/// The step that creates (not starts) the instance from its image.
+pub fn create_step(b: &Builder, inst: &Instance) -> Step {
+    let name = &inst.name;
+    let cmd = b.backend().create(&inst.project, &inst.image, name, &launch_profiles(inst), &inst.lxc_options);
+    Step::new(
+        name,
+        "create",
+        Kind::Server,
+        format!("create instance {name} from image {}", inst.image),
+        Action::Run(vec![cmd]),
+    )
+    .origin(origin(inst.merged.origins.field("image", &inst.config_file), "image"))
 }
 
 /// Start the instance and, unless told not to, wait for its network (D15).

@@ -267,20 +267,8 @@ fn recreate(b: &mut Builder, inst: &Instance, o: &RebuildOptions) {
         .origin(origin(inst.merged.origins.field("profile-pattern", &inst.config_file), "devices")),
     );
     let created = b.var(&["created", name]);
-    let mut launch_profiles =
-        if inst.profiles.is_empty() { vec!["default".to_string()] } else { inst.profiles.clone() };
-    launch_profiles.push(inst.profile.clone());
-    b.step(
-        Step::new(
-            name,
-            "create",
-            Kind::Server,
-            format!("create instance {name} from image {}", inst.image),
-            Action::Run(vec![be.create(p, &inst.image, name, &launch_profiles, &inst.lxc_options)]),
-        )
-        .origin(origin(inst.merged.origins.field("image", &inst.config_file), "image"))
-        .sets(created.clone()),
-    );
+    let create = lifecycle::create_step(b, inst).sets(created.clone());
+    b.step(create);
     if !o.skip_profiles {
         b.step(Step::new(
             name,

@@ -87,15 +87,17 @@ pub fn place(dir: &Path) {
     }
 }
 
-/// A scratch directory removed on drop.
+/// A scratch directory removed on drop. Always under /tmp with fixed-width
+/// numbers, so paths (and byte counts in snapshots) have the same length on
+/// every run, whatever TMPDIR says.
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "lxops-it-{}-{}-{tag}",
+        let p = std::path::Path::new("/tmp").join(format!(
+            "lxops-it-{:010}-{:05}-{tag}",
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)
         ));

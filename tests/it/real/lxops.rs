@@ -202,7 +202,8 @@ pub(super) fn status(name: &str) -> String {
 }
 
 pub(super) fn profile_exists(name: &str) -> bool {
-    cli(&["profile", "list", "-f", "csv", "-c", "n"]).lines().any(|l| l.split(',').next() == Some(name))
+    // no `-c`: LXD 5.0's `profile list` has no --columns (the name is the first field)
+    cli(&["profile", "list", "-f", "csv"]).lines().any(|l| l.split(',').next() == Some(name))
 }
 
 pub(super) fn dataset_exists(ds: &str) -> bool {
