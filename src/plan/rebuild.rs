@@ -172,6 +172,10 @@ fn recreate(b: &mut Builder, inst: &Instance, o: &RebuildOptions) {
     let fb = fallback_name(name);
     let instances = b.instances(p);
     let profiles = b.profiles(p);
+    b.plan.notes.push(format!(
+        "{name}: the old instance is kept as {fb} until the new one is configured, then deleted with \
+its instance snapshots; data on the config's filesystems is kept"
+    ));
     b.check(
         format!("no instance is called {fb} (the fallback name)"),
         Cond::negate(Cond::FactKey { fact: instances.clone(), key: fb.clone() }),
