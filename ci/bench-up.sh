@@ -16,7 +16,7 @@
 #   LXOPS_BENCH_CACHE   built image tarballs, keyed by a hash of their recipe
 #                       (default /var/cache/lxops-bench)
 #   LXOPS_BENCH_DEBIAN  1 (default): also build/import the debian-mini image (~45 s the
-#                       first time, cached afterwards)          (default 0)
+#                       first time, cached afterwards); 0 to skip it
 #   LXOPS_BENCH_BR_ADDR bridge address (default 10.77.0.1/24 lxd, 10.78.0.1/24 incus)
 #   LXOPS_BENCH_ZPOOL   zfs pool name (default lxopsci); LXOPS_BENCH_ZSIZE (2G)
 #
