@@ -149,16 +149,32 @@ if configuration fails"
     if !o.no_snapshot {
         snapshot_steps(b, inst);
     }
+    // `rebuild --force` would restart a running instance by itself; stopping it
+    // first keeps start, wait and configure the same in every case.
+    let instances = b.instances(&inst.project);
+    b.step(
+        Step::new(
+            name,
+            "stop",
+            Kind::Server,
+            format!("stop instance {name}"),
+            Action::Run(vec![be.cmd(&inst.project, &["stop", name])]),
+        )
+        .skip_if(
+            Cond::FactField { fact: instances, key: name.clone(), value: "STOPPED".into() },
+            "the instance is stopped",
+        )
+        .timer(Timer::Start(name.clone())),
+    );
     b.step(
         Step::new(
             name,
             "rebuild",
             Kind::Server,
             format!("rebuild {name} from image {}", inst.image),
-            Action::Run(vec![be.cmd(&inst.project, &["rebuild", &inst.image, name, "--force"])]),
+            Action::Run(vec![be.cmd(&inst.project, &["rebuild", &inst.image, name])]),
         )
         .destructive()
-        .timer(Timer::Start(name.clone()))
         .origin(origin(inst.merged.origins.field("image", &inst.config_file), "image")),
     );
     lifecycle::start_and_wait(b, inst, true);
