@@ -159,6 +159,22 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     }
 }
 
+/// Stops the instance, unless the facts say it is absent or stopped.
+pub fn stop_step(b: &mut Builder, inst: &Instance) -> Step {
+    let name = &inst.name;
+    let instances = b.instances(&inst.project);
+    let absent = Cond::negate(Cond::FactKey { fact: instances.clone(), key: name.clone() });
+    let stopped = Cond::FactField { fact: instances, key: name.clone(), value: "STOPPED".into() };
+    Step::new(
+        name,
+        "stop",
+        Kind::Server,
+        format!("stop instance {name}"),
+        Action::Run(vec![b.backend().cmd(&inst.project, &["stop", name])]),
+    )
+    .skip_if(Cond::Or(vec![absent, stopped]), "the instance is absent or stopped")
+}
+
 /// The profiles a new instance gets: the config's (or `default`), then the instance profile.
 pub fn launch_profiles(inst: &Instance) -> Vec<String> {
     let mut p = if inst.profiles.is_empty() { vec!["default".to_string()] } else { inst.profiles.clone() };
@@ -236,19 +252,8 @@ pub fn remove(b: &mut Builder, inst: &Instance, destroy: bool, errs: &mut Vec<Di
     let exists = Cond::FactKey { fact: instances.clone(), key: name.clone() };
     let stopped = Cond::FactField { fact: instances.clone(), key: name.clone(), value: "STOPPED".into() };
     if b.settings.force {
-        b.step(
-            Step::new(
-                name,
-                "stop",
-                Kind::Server,
-                format!("stop instance {name}"),
-                Action::Run(vec![be.cmd(&inst.project, &["stop", name])]),
-            )
-            .skip_if(
-                Cond::Or(vec![Cond::negate(exists.clone()), stopped]),
-                "the instance is absent or stopped",
-            ),
-        );
+        let stop = stop_step(b, inst);
+        b.step(stop);
     } else {
         b.check(
             format!("instance {name} is stopped (or absent)"),

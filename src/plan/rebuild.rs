@@ -151,21 +151,8 @@ if configuration fails"
     }
     // `rebuild --force` would restart a running instance by itself; stopping it
     // first keeps start, wait and configure the same in every case.
-    let instances = b.instances(&inst.project);
-    b.step(
-        Step::new(
-            name,
-            "stop",
-            Kind::Server,
-            format!("stop instance {name}"),
-            Action::Run(vec![be.cmd(&inst.project, &["stop", name])]),
-        )
-        .skip_if(
-            Cond::FactField { fact: instances, key: name.clone(), value: "STOPPED".into() },
-            "the instance is stopped",
-        )
-        .timer(Timer::Start(name.clone())),
-    );
+    let stop = lifecycle::stop_step(b, inst).timer(Timer::Start(name.clone()));
+    b.step(stop);
     b.step(
         Step::new(
             name,
@@ -227,20 +214,8 @@ its instance snapshots; data on the config's filesystems is kept"
     }
     let snap = if o.no_snapshot { None } else { snapshot_steps(b, inst) };
     let first = b.plan.steps.len() + 1;
-    b.step(
-        Step::new(
-            name,
-            "stop",
-            Kind::Server,
-            format!("stop instance {name}"),
-            Action::Run(vec![be.cmd(p, &["stop", name])]),
-        )
-        .skip_if(
-            Cond::FactField { fact: instances, key: name.clone(), value: "STOPPED".into() },
-            "the instance is stopped",
-        )
-        .timer(Timer::Start(name.clone())),
-    );
+    let stop = lifecycle::stop_step(b, inst).timer(Timer::Start(name.clone()));
+    b.step(stop);
     let renamed = b.var(&["renamed", name]);
     b.step(
         Step::new(
@@ -429,54 +404,41 @@ pub fn rename(b: &mut Builder, old: &Instance, new: &Instance, errs: &mut Vec<Di
             continue;
         }
         let at = origin(&fs.file, &format!("filesystems.{}", fs.id));
-        match fs.kind {
-            FsKind::Zfs => {
-                b.program("zfs");
-                b.check(
-                    format!("dataset {} does not exist yet", nf.path),
-                    Cond::negate(Cond::Succeeds(Cmd::new(["zfs", "list", "-H", "-o", "name", &nf.path]))),
-                    format!("dataset {} already exists", nf.path),
-                    "move it away first",
-                );
-                b.step(
-                    Step::new(
-                        n,
-                        &format!("fs/{}", fs.id),
-                        Kind::Host,
-                        format!("rename ZFS filesystem {} to {}", fs.path, nf.path),
-                        Action::Run(vec![Cmd::new(["zfs", "rename", &fs.path, &nf.path]).root()]),
-                    )
-                    .origin(at)
-                    .skip_if(
-                        Cond::negate(Cond::DirExists(fs.host_dir.clone())),
-                        format!("{} does not exist", fs.host_dir),
-                    ),
-                );
-            }
-            FsKind::Dir => {
-                b.program("mv");
-                b.check(
-                    format!("directory {} does not exist yet", nf.host_dir),
-                    Cond::negate(Cond::DirExists(nf.host_dir.clone())),
-                    format!("{} already exists", nf.host_dir),
-                    "move it away first",
-                );
-                b.step(
-                    Step::new(
-                        n,
-                        &format!("fs/{}", fs.id),
-                        Kind::Host,
-                        format!("rename directory {} to {}", fs.host_dir, nf.host_dir),
-                        Action::Run(vec![Cmd::new(["mv", &fs.host_dir, &nf.host_dir]).root()]),
-                    )
-                    .origin(at)
-                    .skip_if(
-                        Cond::negate(Cond::DirExists(fs.host_dir.clone())),
-                        format!("{} does not exist", fs.host_dir),
-                    ),
-                );
-            }
-        }
+        let (program, taken, what, cmd) = match fs.kind {
+            FsKind::Zfs => (
+                "zfs",
+                Cond::Succeeds(Cmd::new(["zfs", "list", "-H", "-o", "name", &nf.path])),
+                "ZFS filesystem",
+                Cmd::new(["zfs", "rename", &fs.path, &nf.path]),
+            ),
+            FsKind::Dir => (
+                "mv",
+                Cond::DirExists(nf.host_dir.clone()),
+                "directory",
+                Cmd::new(["mv", &fs.host_dir, &nf.host_dir]),
+            ),
+        };
+        b.program(program);
+        b.check(
+            format!("{} does not exist yet", nf.path),
+            Cond::negate(taken),
+            format!("{} already exists", nf.path),
+            "move it away first",
+        );
+        b.step(
+            Step::new(
+                n,
+                &format!("fs/{}", fs.id),
+                Kind::Host,
+                format!("rename {what} {} to {}", fs.path, nf.path),
+                Action::Run(vec![cmd.root()]),
+            )
+            .origin(at)
+            .skip_if(
+                Cond::negate(Cond::DirExists(fs.host_dir.clone())),
+                format!("{} does not exist", fs.host_dir),
+            ),
+        );
     }
     if same_profile {
         b.step(Step::new(
