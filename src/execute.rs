@@ -153,6 +153,16 @@ fn tail(b: &[u8]) -> String {
 /// Runs `plan` from step `from` (1-based). `resume` is the command line to
 /// suggest, with `{}` where the step number goes.
 pub fn execute(plan: &Plan, from: usize, resume: &str) -> Result<(), RunError> {
+    if from > 1 && (from > plan.steps.len() || !plan.resumable(from)) {
+        return Err(RunError(format!(
+            "cannot resume at step {from}: {}",
+            if from > plan.steps.len() {
+                format!("the plan has {} steps", plan.steps.len())
+            } else {
+                "an earlier step computes values it needs; run the whole command again".to_string()
+            }
+        )));
+    }
     let mut err = std::io::stderr().lock();
     for p in &plan.programs {
         if find_program(p).is_none() {
@@ -233,7 +243,7 @@ pub fn execute(plan: &Plan, from: usize, resume: &str) -> Result<(), RunError> {
             let _ = writeln!(err, "FAILED");
             let _ = writeln!(err, "error: step {k} failed: {}\n{e}", step.title);
             drop(err);
-            let hint = if rollback(&runner, plan, k) {
+            let hint = if rollback(&runner, plan, k) || !plan.resumable(k) {
                 "fix the cause, then run the command again".to_string()
             } else {
                 format!("fix the cause, then resume with: {}", resume.replace("{}", &k.to_string()))

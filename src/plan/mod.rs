@@ -167,26 +167,18 @@ impl Builder {
 
     /// The plan, keeping only the variables some guard reads.
     pub fn finish(mut self) -> Plan {
-        fn vars(c: &Cond, out: &mut Vec<String>) {
-            match c {
-                Cond::Var(v) => out.push(v.clone()),
-                Cond::Not(i) => vars(i, out),
-                Cond::And(v) | Cond::Or(v) => v.iter().for_each(|c| vars(c, out)),
-                _ => {}
-            }
-        }
         let mut read = Vec::new();
         for s in &self.plan.steps {
             if let Some(c) = &s.skip_if {
-                vars(c, &mut read);
+                c.vars(&mut read);
             }
         }
         for c in &self.plan.checks {
-            vars(&c.ok, &mut read);
+            c.ok.vars(&mut read);
         }
         for r in &self.plan.rollbacks {
             for c in r.cmds.iter().filter_map(|(_, c)| c.as_ref()) {
-                vars(c, &mut read);
+                c.vars(&mut read);
             }
         }
         for s in &mut self.plan.steps {

@@ -153,6 +153,17 @@ impl Cond {
     pub fn negate(c: Cond) -> Cond {
         Cond::Not(Box::new(c))
     }
+
+    /// Appends the run-time variables and lists the condition reads.
+    pub fn vars(&self, out: &mut Vec<String>) {
+        match self {
+            Cond::Var(v) | Cond::ListEmpty(v) => out.push(v.clone()),
+            Cond::Succeeds(c) => out.extend(c.vars().map(str::to_string)),
+            Cond::Not(i) => i.vars(out),
+            Cond::And(v) | Cond::Or(v) => v.iter().for_each(|c| c.vars(out)),
+            Cond::DirExists(_) | Cond::FactLine { .. } | Cond::FactField { .. } | Cond::FactKey { .. } => {}
+        }
+    }
 }
 
 /// Output of a read-only command captured before any change, shared by checks.
@@ -383,5 +394,46 @@ pub struct Plan {
 impl Plan {
     pub fn destructive_count(&self) -> usize {
         self.steps.iter().filter(|s| s.destructive).count()
+    }
+
+    /// Whether the plan can be resumed at step `k` (1-based): no earlier
+    /// step sets a run-time value that step `k` or a later one (or a
+    /// rollback) reads, since a resumed run would not have it.
+    pub fn resumable(&self, k: usize) -> bool {
+        let mut produced: Vec<&str> = Vec::new();
+        for s in self.steps.iter().take(k.saturating_sub(1)) {
+            produced.extend(s.sets.iter().map(|v| v.as_str()));
+            if let Action::Capture { outputs, .. } = &s.action {
+                produced.extend(outputs.iter().map(|(v, _)| v.as_str()));
+            }
+        }
+        if produced.is_empty() {
+            return true;
+        }
+        let mut read: Vec<String> = Vec::new();
+        for s in self.steps.iter().skip(k.saturating_sub(1)) {
+            if let Some(c) = &s.skip_if {
+                c.vars(&mut read);
+            }
+            for c in s.commands() {
+                read.extend(c.vars().map(str::to_string));
+            }
+        }
+        for r in &self.rollbacks {
+            for (c, cond) in &r.cmds {
+                read.extend(c.vars().map(str::to_string));
+                if let Some(cond) = cond {
+                    cond.vars(&mut read);
+                }
+            }
+            for w in &r.message {
+                for p in &w.0 {
+                    if let Part::Var(v) | Part::List(v) = p {
+                        read.push(v.clone());
+                    }
+                }
+            }
+        }
+        !produced.iter().any(|p| read.iter().any(|r| r == p))
     }
 }

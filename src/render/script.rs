@@ -67,6 +67,8 @@ struct View {
     timers: Vec<String>,
     timer_vars: Vec<String>,
     rollback: String,
+    /// Steps the script can resume at (`--from`), space-separated.
+    resumable: String,
     steps: Vec<StepView>,
 }
 
@@ -158,6 +160,11 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
         timers: timers(plan),
         timer_vars,
         rollback: rollback_function(plan),
+        resumable: (1..=plan.steps.len())
+            .filter(|k| plan.resumable(*k))
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
         steps: plan
             .steps
             .iter()

@@ -259,3 +259,100 @@ fn a_failed_rebuild_rolls_back_to_the_old_instance_in_both_renderings() {
         assert!(stderr.contains("tank/web1@lxops-rebuild-20260101-000000"), "{stderr}");
     }
 }
+
+/// Runs a generated script with extra arguments, with the stand-ins first on PATH.
+fn run_script_with(
+    dir: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    script_args: &[&str],
+) -> (i32, String, Vec<(Vec<String>, String)>) {
+    let bin = stub_dir(dir);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new(env!("CARGO_BIN_EXE_lxops"))
+        .arg("script")
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .env("LXOPS_BACKEND", "incus")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(dir.join("resume.sh"), &out.stdout).unwrap();
+    let log = dir.join("resume.log");
+    let r = Command::new("bash")
+        .arg(dir.join("resume.sh"))
+        .args(script_args)
+        .current_dir(dir)
+        .env("PATH", &path)
+        .env("LXOPS_LOCK_DIR", dir)
+        .env("LXOPS_STUB_LOG", &log)
+        .envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .output()
+        .unwrap();
+    (
+        r.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&r.stderr).to_string(),
+        parse_log(&std::fs::read(&log).unwrap_or_default()),
+    )
+}
+
+#[test]
+fn resuming_is_refused_where_earlier_steps_computed_values() {
+    let tmp = TempDir::new("resume");
+    copy_dir(&root().join("fixtures/rebuild"), &tmp.0);
+    place(&tmp.0);
+    let env = [("STUB_INSTANCES", "web1,RUNNING")];
+    let args = ["rebuild", "-n", "web1", "web.yaml", "--no-wait-network"];
+    // Step 10 assigns the profiles captured by step 1: a resumed run would not have them.
+    let (status, stderr, log) = run_script_with(&tmp.0, &env, &args, &["--from", "10", "--yes"]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("cannot resume at step 10"), "{stderr}");
+    assert!(log.is_empty(), "nothing ran: {log:?}");
+    let e = Command::new(env!("CARGO_BIN_EXE_lxops"))
+        .args(args)
+        .args(["--execute", "--from", "10"])
+        .current_dir(&tmp.0)
+        .env("XDG_CONFIG_HOME", tmp.0.join("xdg"))
+        .env("LXOPS_BACKEND", "incus")
+        .output()
+        .unwrap();
+    assert_eq!(e.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&e.stderr).contains("cannot resume at step 10"));
+}
+
+#[test]
+fn resuming_a_delete_skips_the_steps_before() {
+    let tmp = TempDir::new("resume-delete");
+    copy_dir(&root().join("fixtures/tutorial"), &tmp.0);
+    place(&tmp.0);
+    let env = vec![
+        ("STUB_INSTANCES".to_string(), "ssh1,STOPPED".to_string()),
+        ("STUB_PROFILES".to_string(), "ssh1.lxops".to_string()),
+    ];
+    let (status, stderr, log) = run_script_with(
+        &tmp.0,
+        &[("STUB_INSTANCES", "ssh1,STOPPED"), ("STUB_PROFILES", "ssh1.lxops")],
+        &["delete", "-n", "ssh1", "containers/ssh.yaml"],
+        &["--from", "2", "--yes"],
+    );
+    assert_eq!(status, 0, "{stderr}");
+    let argvs: Vec<String> = log.iter().map(|(a, _)| a.join(" ")).collect();
+    assert!(!argvs.iter().any(|a| a == "incus delete ssh1"), "step 1 was not run: {argvs:?}");
+    assert!(argvs.iter().any(|a| a == "incus profile delete ssh1.lxops"), "{argvs:?}");
+    let bin = stub_dir(&tmp.0);
+    let elog = tmp.0.join("exec-resume.log");
+    let e = Command::new(env!("CARGO_BIN_EXE_lxops"))
+        .args(["delete", "-n", "ssh1", "containers/ssh.yaml", "--execute", "--from", "2"])
+        .current_dir(&tmp.0)
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+        .env("XDG_CONFIG_HOME", tmp.0.join("xdg"))
+        .env("LXOPS_BACKEND", "incus")
+        .env("LXOPS_LOCK_DIR", &tmp.0)
+        .env("LXOPS_STUB_LOG", &elog)
+        .envs(env)
+        .output()
+        .unwrap();
+    assert_eq!(e.status.code(), Some(0), "{}", String::from_utf8_lossy(&e.stderr));
+    assert_eq!(parse_log(&std::fs::read(&elog).unwrap()), log, "script and --execute resume alike");
+}
