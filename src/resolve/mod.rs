@@ -12,7 +12,14 @@ use crate::diag::{ConfigError, Diag};
 use crate::load::{Loader, Merged};
 use crate::paths;
 use crate::properties::{Properties, substitute};
+use names::{fs_path_problem, has_parent_component, owner_problem};
+use sources::{parse_origin, resolve_device_source};
+
+mod names;
+mod sources;
+
 use indexmap::IndexMap;
+pub use names::instance_name_problem;
 use std::path::{Path, PathBuf};
 
 /// The ostypes lxops can configure.
@@ -178,63 +185,9 @@ pub fn base_name(file: &Path) -> String {
     }
 }
 
-/// Why `name` is not a valid Incus/LXD instance name, if it is not.
-pub fn instance_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("the name is empty".into());
-    }
-    if name.len() > 63 {
-        return Some(format!("{} characters, at most 63 are allowed", name.len()));
-    }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
-        return Some(format!("it contains {c:?}; only letters, digits and hyphens are allowed"));
-    }
-    if name.starts_with('-') || name.starts_with(|c: char| c.is_ascii_digit()) {
-        return Some("it must not start with a digit or a hyphen".into());
-    }
-    if name.ends_with('-') {
-        return Some("it must not end with a hyphen".into());
-    }
-    None
-}
-
-/// Why `name` is not a valid ZFS dataset name, if it is not.
-fn dataset_problem(name: &str) -> Option<String> {
-    if name.starts_with('/') || name.ends_with('/') || name.contains("//") {
-        return Some("dataset names have no leading, trailing or doubled '/'".into());
-    }
-    for part in name.split('/') {
-        if part == "." || part == ".." {
-            return Some("'.' and '..' are not dataset names".into());
-        }
-        if let Some(c) =
-            part.chars().find(|c| !(c.is_ascii_alphanumeric() || "_-.: ".contains(*c)) || *c == ' ')
-        {
-            return Some(format!(
-                "it contains {c:?}; dataset names use letters, digits, '_', '-', '.', ':' and '/'"
-            ));
-        }
-    }
-    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        return Some("a pool name starts with a letter".into());
-    }
-    None
-}
-
-fn has_parent_component(p: &str) -> bool {
-    p.split('/').any(|c| c == "..")
-}
-
-fn owner_problem(owner: &str) -> bool {
-    match owner.split_once(':') {
-        Some((u, g)) => u.parse::<u32>().is_err() || g.parse::<u32>().is_err(),
-        None => true,
-    }
-}
-
 /// Property lookup: built-ins, then (optionally) `-P`, then the config's
 /// properties, then global properties.
-struct Lookup<'a> {
+pub(super) struct Lookup<'a> {
     builtins: [(&'static str, String); 4],
     cli: Option<&'a IndexMap<String, String>>,
     config: &'a IndexMap<String, String>,
@@ -273,7 +226,7 @@ impl<'a> Lookup<'a> {
     }
 
     /// Substitutes, turning an unknown key into a located error.
-    fn sub(&self, pattern: &str, file: &Path, key: &str, errs: &mut Vec<Diag>) -> Option<String> {
+    pub(super) fn sub(&self, pattern: &str, file: &Path, key: &str, errs: &mut Vec<Diag>) -> Option<String> {
         match substitute(pattern, &|k| self.get(k)) {
             Ok(v) => Some(v),
             Err(missing) => {
@@ -535,23 +488,6 @@ fn resolve_filesystems(
     out
 }
 
-/// Why a substituted filesystem path cannot be used (decision D16).
-fn fs_path_problem(path: &str) -> Option<String> {
-    if path.is_empty() {
-        return Some("the pattern substitutes to an empty string".into());
-    }
-    if path.starts_with('/') {
-        if has_parent_component(path) {
-            return Some("it contains '..'".into());
-        }
-        if paths::clean(Path::new(path)) == Path::new("/") {
-            return Some("it is the host's root directory".into());
-        }
-        return None;
-    }
-    dataset_problem(path)
-}
-
 fn resolve_devices(
     c: &crate::config::Config,
     m: &Merged,
@@ -668,164 +604,6 @@ fn resolve_devices(
     out
 }
 
-fn parse_origin(s: &str, project: &str) -> ContainerSource {
-    let (head, snapshot) = match s.split_once('/') {
-        Some((h, snap)) => (h, snap.to_string()),
-        None => (s, String::new()),
-    };
-    let (p, container) = match head.split_once('_') {
-        Some((p, c)) => (p.to_string(), c.to_string()),
-        None => (project.to_string(), head.to_string()),
-    };
-    ContainerSource { project: p, container, snapshot }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn resolve_device_source(
-    loader: &mut Loader,
-    m: &Merged,
-    props: &Properties,
-    look: &Lookup,
-    project: &str,
-    fss: &mut [Fs],
-    devs: &mut [Dev],
-    errs: &mut Vec<Diag>,
-) -> Option<DeviceSource> {
-    let c = &m.config;
-    let top = &m.top;
-    let (raw, key, clone) = if !c.device_origin.is_empty() {
-        (&c.device_origin, "device-origin", true)
-    } else if !c.device_template.is_empty() {
-        (&c.device_template, "device-template", false)
-    } else {
-        return None;
-    };
-    let file = m.origins.field(key, top).to_path_buf();
-    let s = look.sub(raw, &file, key, errs)?;
-    let (name, mode) = if clone {
-        match s.split_once('@') {
-            Some((n, snap)) if !snap.is_empty() && !snap.contains('@') => {
-                (n.to_string(), SourceMode::Clone { snapshot: snap.to_string() })
-            }
-            _ => {
-                errs.push(
-                    Diag::new(format!("device-origin {s:?} has no snapshot"))
-                        .in_file(&file)
-                        .at_key(key)
-                        .hint("write INSTANCE@SNAPSHOT, e.g. web-template@copy"),
-                );
-                return None;
-            }
-        }
-    } else {
-        (s, SourceMode::Template)
-    };
-    if name.is_empty() {
-        errs.push(Diag::new("the device source names no instance").in_file(&file).at_key(key));
-        return None;
-    }
-    // The source instance's filesystems come from source-config, or this config.
-    let src_merged;
-    let (src_cfg, src_project) = if c.source_config.is_empty() {
-        (c, project.to_string())
-    } else {
-        match loader.merge(Path::new(&c.source_config), props) {
-            Ok(sm) => {
-                src_merged = sm;
-                let p = if src_merged.config.project.is_empty() {
-                    project.to_string()
-                } else {
-                    src_merged.config.project.clone()
-                };
-                (&src_merged.config, p)
-            }
-            Err(e) => {
-                errs.extend(e.0);
-                return None;
-            }
-        }
-    };
-    let src_file = if c.source_config.is_empty() { top.clone() } else { PathBuf::from(&c.source_config) };
-    let src_look = Lookup::new(&name, &src_project, false, &src_cfg.properties, props);
-    let mut src_fs: IndexMap<String, (String, bool)> = IndexMap::new();
-    for (id, fs) in &src_cfg.filesystems {
-        let Some(fs) = fs else { continue };
-        let Some(p) = src_look.sub(&fs.pattern, &src_file, &format!("filesystems.{id}.pattern"), errs) else {
-            continue;
-        };
-        src_fs.insert(id.clone(), (p, fs.transient));
-    }
-    match &mode {
-        SourceMode::Clone { snapshot } => {
-            for fs in fss.iter_mut() {
-                if fs.kind != FsKind::Zfs {
-                    errs.push(
-                        Diag::new(format!(
-                            "cannot use device-origin with filesystem {}: {} is a directory, not ZFS",
-                            fs.id, fs.path
-                        ))
-                        .in_file(&fs.file)
-                        .at_key(format!("filesystems.{}", fs.id))
-                        .hint(
-                            "device-origin clones ZFS filesystems; use device-template to copy directories",
-                        ),
-                    );
-                    continue;
-                }
-                match src_fs.get(&fs.id) {
-                    Some((_, true)) => fs.origin_transient = true,
-                    Some((p, false)) => fs.clone_from = Some(format!("{p}@{snapshot}")),
-                    None => {}
-                }
-            }
-        }
-        SourceMode::Template => {
-            for d in devs.iter_mut() {
-                let Some(fsid) = &d.filesystem else { continue };
-                if fss.iter().any(|f| &f.id == fsid && f.transient) {
-                    continue;
-                }
-                let Some((p, _)) = src_fs.get(fsid) else {
-                    errs.push(
-                        Diag::new(format!(
-                            "device {}: the template instance {name} has no filesystem {fsid}",
-                            d.key
-                        ))
-                        .in_file(&d.file)
-                        .at_key(format!("devices.{}", d.key)),
-                    );
-                    continue;
-                };
-                let src_host = if p.starts_with('/') { p.clone() } else { format!("/{p}") };
-                let raw_dir =
-                    c.devices.get(&d.key).and_then(|x| x.as_ref()).map(|x| x.dir.clone()).unwrap_or_default();
-                let Some(dir) = src_look.sub(&raw_dir, &d.file, &format!("devices.{}.dir", d.key), errs)
-                else {
-                    continue;
-                };
-                let t = if dir.starts_with('/') {
-                    dir
-                } else {
-                    let sub = if raw_dir == "." {
-                        ""
-                    } else if dir.is_empty() {
-                        d.key.as_str()
-                    } else {
-                        dir.as_str()
-                    };
-                    if sub.is_empty() {
-                        src_host
-                    } else {
-                        paths::clean(&Path::new(&src_host).join(sub)).display().to_string()
-                    }
-                };
-                d.template = Some(t);
-            }
-        }
-    }
-    Some(DeviceSource { instance: name, mode })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -835,23 +613,6 @@ mod tests {
         assert_eq!(base_name(Path::new("a.yaml")), "a");
         assert_eq!(base_name(Path::new("dir/x.y.yaml")), "x.y");
         assert_eq!(base_name(Path::new("noext")), "noext");
-    }
-
-    #[test]
-    fn instance_names() {
-        assert!(instance_name_problem("web1").is_none());
-        assert!(instance_name_problem("1web").is_some());
-        assert!(instance_name_problem("-web").is_some());
-        assert!(instance_name_problem("a_b").is_some());
-        assert!(instance_name_problem(&"a".repeat(64)).is_some());
-    }
-
-    #[test]
-    fn datasets() {
-        assert!(dataset_problem("tank/a/b").is_none());
-        assert!(dataset_problem("tank//b").is_some());
-        assert!(dataset_problem("tank/../b").is_some());
-        assert!(dataset_problem("tank/a b").is_some());
     }
 
     fn fs(path: &str) -> Fs {
@@ -876,17 +637,5 @@ mod tests {
         let fss = vec![fs("a/b"), fs("a/b/c"), fs("a/d"), fs("a/bc")];
         let roots: Vec<String> = roots(&fss).iter().map(|f| f.path.clone()).collect();
         assert_eq!(roots, vec!["a/b", "a/d", "a/bc"]);
-    }
-
-    #[test]
-    fn origins() {
-        assert_eq!(
-            parse_origin("p_c/snap", "default"),
-            ContainerSource { project: "p".into(), container: "c".into(), snapshot: "snap".into() }
-        );
-        assert_eq!(
-            parse_origin("c", "q"),
-            ContainerSource { project: "q".into(), container: "c".into(), snapshot: "".into() }
-        );
     }
 }
