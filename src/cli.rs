@@ -16,7 +16,7 @@ use std::path::PathBuf;
     long_about = "lxops reads YAML instance configs (with includes and (property) substitution) and \
 compiles each command into a plan: an ordered list of steps. By default the plan is printed and \
 nothing runs; --execute runs it, and `lxops script COMMAND …` renders it as a bash script.",
-    after_help = "Examples:\n  lxops config print containers/web.yaml\n  lxops i devices -n web2 containers/web.yaml"
+    after_help = "Examples:\n  lxops launch -n web1 web.yaml              show the plan; nothing runs\n  lxops launch --execute -n web1 web.yaml    run it\n  lxops script rebuild web1.yaml > run.sh    a script to review, then: bash run.sh --yes\n  lxops config print containers/web.yaml     the merged config"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -62,7 +62,7 @@ pub enum Command {
     /// Inspect lxops config files: merged config, includes, properties, packages.
     #[command(subcommand)]
     Config(ConfigCmd),
-    /// Show what a config resolves to for an instance (alias: i).
+    /// Show what a config resolves to for an instance.
     #[command(subcommand, visible_alias = "i")]
     Info(InfoCmd),
     /// Read and write global properties.
