@@ -17,6 +17,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Where `ForEach` keeps its current element (not a name the plan can use).
+const ITEM: &str = " item";
+
 /// A run-time failure: exit status 1.
 #[derive(Debug)]
 pub struct RunError(pub String);
@@ -77,6 +80,7 @@ impl Runner {
                 Part::Lit(l) => s.push_str(l),
                 Part::Var(v) => s.push_str(self.vars.get(v).map(|x| x.as_str()).unwrap_or("")),
                 Part::List(v) => s.push_str(&self.lists.get(v).cloned().unwrap_or_default().join(" ")),
+                Part::Item => s.push_str(self.vars.get(ITEM).map(|x| x.as_str()).unwrap_or("")),
             }
         }
         s
@@ -351,6 +355,30 @@ fn run_step(r: &mut Runner, step: &Step) -> Result<(), RunError> {
                 std::thread::sleep(Duration::from_secs(1));
             }
             return Err(RunError(format!("no IPv4 address for {instance} after {seconds} s")));
+        }
+        Action::ForEach { list, unless_in, cmd, collect, tolerant } => {
+            let items = r.lists.get(list).cloned().unwrap_or_default();
+            let mut done = Vec::new();
+            for item in items {
+                if let Some(f) = unless_in
+                    && r.fact(f).lines().any(|l| l.split(',').next() == Some(item.as_str()))
+                {
+                    continue;
+                }
+                r.vars.insert(ITEM.to_string(), item.clone());
+                if *tolerant {
+                    if r.run(cmd).map(|o| o.status != Some(0)).unwrap_or(true) {
+                        let _ = write!(std::io::stderr(), "(failed: {item}) ");
+                        continue;
+                    }
+                } else {
+                    run_checked(r, cmd)?;
+                }
+                done.push(item);
+            }
+            if let Some(c) = collect {
+                r.lists.insert(c.clone(), done);
+            }
         }
         Action::WaitReady { probe, seconds } => {
             for _ in 0..*seconds {

@@ -7,7 +7,7 @@
 //! a preflight check or a guard.
 
 use crate::diag::Diag;
-use crate::plan::model::{Action, Cmd, Cond, Kind, Step};
+use crate::plan::model::{Action, Cmd, Cond, Kind, Parse, Part, Step, Word};
 use crate::plan::{Builder, devices, origin};
 use crate::resolve::{FsKind, Instance};
 use indexmap::IndexMap;
@@ -141,6 +141,10 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
             for p in &launch_profiles {
                 cmd = cmd.push("-p").push(p);
             }
+            // Across projects, the server wants the source's profiles to exist in
+            // the target project: empty placeholders stand in during the copy.
+            let placeholders =
+                (o.project != inst.project).then(|| placeholder_steps(b, inst, &src, &o.project));
             b.step(
                 Step::new(
                     name,
@@ -151,6 +155,21 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
                 )
                 .origin(origin(inst.merged.origins.field("origin", top), "origin")),
             );
+            if let Some(list) = placeholders {
+                b.step(Step::new(
+                    name,
+                    "placeholders-delete",
+                    Kind::Server,
+                    "delete the placeholder profiles",
+                    Action::ForEach {
+                        list,
+                        unless_in: None,
+                        cmd: be.cmd(&inst.project, &["profile", "delete"]).push(Word(vec![Part::Item])),
+                        collect: None,
+                        tolerant: true,
+                    },
+                ));
+            }
         }
     }
     start_and_wait(b, inst, false);
@@ -194,6 +213,40 @@ pub fn create_step(b: &Builder, inst: &Instance) -> Step {
         Action::Run(vec![cmd]),
     )
     .origin(origin(inst.merged.origins.field("image", &inst.config_file), "image"))
+}
+
+/// Reads the source's profiles and creates empty placeholders for those the
+/// target project lacks; returns the list variable naming the ones created.
+fn placeholder_steps(b: &mut Builder, inst: &Instance, src: &str, src_project: &str) -> String {
+    let be = b.backend();
+    let name = &inst.name;
+    let target = b.profiles(&inst.project);
+    let src_profiles = b.var(&["origin", "profiles", name]);
+    let created = b.var(&["placeholders", name]);
+    b.step(Step::new(
+        name,
+        "origin-profiles",
+        Kind::Server,
+        format!("read the profiles of {src}"),
+        Action::Capture {
+            cmd: be.cmd(src_project, &["config", "show", src]),
+            outputs: vec![(src_profiles.clone(), Parse::ProfileNames)],
+        },
+    ));
+    b.step(Step::new(
+        name,
+        "placeholders",
+        Kind::Server,
+        format!("create placeholder profiles for those of {src} that project {} lacks", inst.project),
+        Action::ForEach {
+            list: src_profiles,
+            unless_in: Some(target),
+            cmd: be.cmd(&inst.project, &["profile", "create"]).push(Word(vec![Part::Item])),
+            collect: Some(created.clone()),
+            tolerant: false,
+        },
+    ));
+    created
 }
 
 /// Start the instance and, unless told not to, wait for its network (D15).

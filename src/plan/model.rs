@@ -19,6 +19,8 @@ pub enum Part {
     /// A run-time list: expands to zero or more whole words (a word holding
     /// a list holds nothing else).
     List(String),
+    /// The current element inside a `ForEach` action.
+    Item,
 }
 
 /// One argv element, possibly with run-time variables inside.
@@ -46,6 +48,7 @@ impl Word {
                 Part::Lit(s) => s.clone(),
                 Part::Var(v) => format!("${v}"),
                 Part::List(v) => format!("${v}[@]"),
+                Part::Item => "$item".to_string(),
             })
             .collect()
     }
@@ -112,7 +115,7 @@ impl Cmd {
     pub fn vars(&self) -> impl Iterator<Item = &str> {
         self.argv.iter().flat_map(|w| w.0.iter()).filter_map(|p| match p {
             Part::Var(v) | Part::List(v) => Some(v.as_str()),
-            Part::Lit(_) => None,
+            Part::Lit(_) | Part::Item => None,
         })
     }
 }
@@ -203,6 +206,8 @@ pub enum Parse {
     /// From `config show`: the profile names joined by commas, with `old`
     /// replaced by `new` (appended when absent) if given.
     Profiles { replace: Option<(String, String)> },
+    /// From `config show`: the profile names, as a list.
+    ProfileNames,
     /// From `config show`: a list of `volatile.<nic>.hwaddr=<mac>` words.
     Hwaddrs,
     /// From `config show`: a list of `volatile.<nic>.hwaddr=` words (unset them).
@@ -211,7 +216,7 @@ pub enum Parse {
 
 impl Parse {
     pub fn is_list(&self) -> bool {
-        matches!(self, Parse::Hwaddrs | Parse::HwaddrKeys)
+        matches!(self, Parse::Hwaddrs | Parse::HwaddrKeys | Parse::ProfileNames)
     }
 
     /// The value(s) from a command's output. The script's awk programs
@@ -242,6 +247,20 @@ impl Parse {
                     names.push(new);
                 }
                 vec![names.join(",")]
+            }
+            Parse::ProfileNames => {
+                let mut names = Vec::new();
+                let mut inside = false;
+                for line in out.lines() {
+                    if line.starts_with("profiles:") {
+                        inside = true;
+                    } else if inside && let Some(x) = line.strip_prefix("- ") {
+                        names.push(x.to_string());
+                    } else {
+                        inside = false;
+                    }
+                }
+                names
             }
             Parse::Hwaddrs | Parse::HwaddrKeys => out
                 .lines()
@@ -275,6 +294,11 @@ pub enum Action {
     WaitNetwork { show: Cmd, list: Cmd, instance: String, seconds: u32 },
     /// Wait until a command succeeds in the guest (retrying once a second).
     WaitReady { probe: Cmd, seconds: u32 },
+    /// Run `cmd` once per element of the run-time list `list` (the element
+    /// is `Part::Item`), skipping elements that are keys of the fact
+    /// `unless_in`, collecting the elements done into the list `collect`.
+    /// With `tolerant`, a failing command is reported and the loop goes on.
+    ForEach { list: String, unless_in: Option<String>, cmd: Cmd, collect: Option<String>, tolerant: bool },
 }
 
 /// One step of a plan.
@@ -368,6 +392,7 @@ impl Step {
             Action::Capture { cmd, .. } => vec![cmd],
             Action::WaitNetwork { show, list, .. } => vec![show, list],
             Action::WaitReady { probe, .. } => vec![probe],
+            Action::ForEach { cmd, .. } => vec![cmd],
         }
     }
 }
@@ -406,6 +431,9 @@ impl Plan {
             if let Action::Capture { outputs, .. } = &s.action {
                 produced.extend(outputs.iter().map(|(v, _)| v.as_str()));
             }
+            if let Action::ForEach { collect: Some(v), .. } = &s.action {
+                produced.push(v.as_str());
+            }
         }
         if produced.is_empty() {
             return true;
@@ -417,6 +445,9 @@ impl Plan {
             }
             for c in s.commands() {
                 read.extend(c.vars().map(str::to_string));
+            }
+            if let Action::ForEach { list, .. } = &s.action {
+                read.push(list.clone());
             }
         }
         for r in &self.rollbacks {

@@ -71,6 +71,9 @@ pub fn render(plan: &Plan) -> String {
                 Action::WaitNetwork { show, list, instance, seconds } => {
                     json!({"wait_network": {"instance": instance, "seconds": seconds, "nic_probe": cmd(show), "poll": cmd(list)}})
                 }
+                Action::ForEach { list, unless_in, cmd: c, collect, tolerant } => json!({"for_each": {
+                    "list": list, "unless_key_in": unless_in, "cmd": cmd(c), "collect": collect, "tolerant": tolerant,
+                }}),
                 Action::WaitReady { probe, seconds } => {
                     json!({"wait_ready": {"seconds": seconds, "probe": cmd(probe)}})
                 }

@@ -80,6 +80,7 @@ pub fn render(plan: &Plan, run_hint: &str, script_hint: &str) -> String {
                         crate::plan::model::Parse::Profiles { replace: Some((o, n)) } => {
                             format!("the profile list with {o} replaced by {n}")
                         }
+                        crate::plan::model::Parse::ProfileNames => "the profile names".to_string(),
                         crate::plan::model::Parse::Hwaddrs => "the NICs' MAC addresses".to_string(),
                         crate::plan::model::Parse::HwaddrKeys => "the NICs' MAC address keys".to_string(),
                     };
@@ -92,6 +93,10 @@ pub fn render(plan: &Plan, run_hint: &str, script_hint: &str) -> String {
                     "{pad}poll `{}` once a second, up to {seconds} s (not if the instance has no NIC)",
                     shell::display(list)
                 );
+            }
+            Action::ForEach { list, unless_in, cmd, .. } => {
+                let unless = unless_in.as_ref().map(|f| format!(" not in {f}")).unwrap_or_default();
+                let _ = writeln!(s, "{pad}for each $item of ${list}{unless}: $ {}", shell::display(cmd));
             }
             Action::WaitReady { probe, seconds } => {
                 let _ =

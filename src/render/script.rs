@@ -119,6 +119,9 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
                 if p.is_list() { lists.push(v.clone()) } else { scalars.push(v.clone()) }
             }
         }
+        if let Action::ForEach { collect: Some(v), .. } = &s.action {
+            lists.push(v.clone());
+        }
         match &s.timer {
             Some(Timer::Start(k)) => timer_vars.push(format!("lxops_t_{}_start", timer_key(k))),
             Some(Timer::Stop(k)) => timer_vars.push(format!("lxops_t_{}_stop", timer_key(k))),
@@ -242,6 +245,24 @@ fn body(s: &Step) -> String {
             lines.push(format!("  [ -n \"$lxops_ip\" ] || die {msg}"));
             lines.push("  say \"    address: $lxops_ip\"".to_string());
             lines.push("fi".to_string());
+        }
+        Action::ForEach { list, unless_in, cmd, collect, tolerant } => {
+            lines.push(format!("for lxops_item in \"${{{list}[@]}}\"; do"));
+            if let Some(f) = unless_in {
+                lines.push(format!("  has_key \"${f}\" \"$lxops_item\" && continue"));
+            }
+            if *tolerant {
+                lines.push(format!(
+                    "  {} || {{ say \"    failed: $lxops_item\"; continue; }}",
+                    shell::full_command(cmd)
+                ));
+            } else {
+                lines.push(format!("  {}", shell::full_command(cmd)));
+            }
+            if let Some(c) = collect {
+                lines.push(format!("  {c}+=(\"$lxops_item\")"));
+            }
+            lines.push("done".to_string());
         }
         Action::WaitReady { probe, seconds } => {
             lines.push("lxops_ready=0".to_string());

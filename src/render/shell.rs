@@ -59,6 +59,7 @@ pub fn word(w: &Word) -> String {
             Part::Lit(s) => quote(s),
             Part::Var(v) => format!("\"${{{v}}}\""),
             Part::List(v) => format!("\"${{{v}[@]}}\""),
+            Part::Item => "\"$lxops_item\"".to_string(),
         })
         .collect()
 }
@@ -113,6 +114,10 @@ pub fn parse_program(p: &crate::plan::model::Parse) -> String {
                 quote(&o),
                 quote(&n)
             )
+        }
+        Parse::ProfileNames => {
+            "awk '/^profiles:/ { p = 1; next } p && /^- / { print substr($0, 3); next } { p = 0 }'"
+                .to_string()
         }
         Parse::Hwaddrs => {
             "awk '/^  volatile\\.[^.]+\\.hwaddr: / { k = substr($1, 1, length($1) - 1); print k \"=\" $2 }'"
