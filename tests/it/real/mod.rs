@@ -18,6 +18,7 @@
 
 mod bench;
 mod lxops;
+mod origin;
 mod rebuild;
 
 use std::collections::BTreeMap;
