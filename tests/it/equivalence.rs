@@ -356,3 +356,41 @@ fn resuming_a_delete_skips_the_steps_before() {
     assert_eq!(e.status.code(), Some(0), "{}", String::from_utf8_lossy(&e.stderr));
     assert_eq!(parse_log(&std::fs::read(&elog).unwrap()), log, "script and --execute resume alike");
 }
+
+/// Same inputs, byte-identical plan and script: no clock, no randomness, no
+/// map-order noise. Each rendering of every plan line is produced twice.
+#[test]
+fn the_same_inputs_give_byte_identical_output() {
+    let mut compared = 0;
+    for case in cases() {
+        let tmp = TempDir::new("determinism");
+        copy_dir(&case, &tmp.0);
+        place(&tmp.0);
+        let cmd = std::fs::read_to_string(case.join("cmd")).unwrap();
+        for line in cmd.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+            let Some((cwd, _, args)) = plan_line(&tmp.0, line) else { continue };
+            for variant in
+                [vec![], vec!["--format".to_string(), "json".to_string()], vec!["script".to_string()]]
+            {
+                let run = || {
+                    let mut c = Command::new(env!("CARGO_BIN_EXE_lxops"));
+                    if variant.first().map(|s| s.as_str()) == Some("script") {
+                        c.arg("script").args(&args);
+                    } else {
+                        c.args(&args).args(&variant);
+                    }
+                    c.current_dir(&cwd)
+                        .env("XDG_CONFIG_HOME", tmp.0.join("xdg"))
+                        .env("LXOPS_BACKEND", "incus")
+                        .output()
+                        .unwrap()
+                };
+                let (a, b) = (run(), run());
+                assert_eq!(a.stdout, b.stdout, "`{line}` {variant:?} differs between two runs");
+                assert_eq!(a.status.code(), b.status.code());
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 60, "only {compared} outputs compared");
+}
