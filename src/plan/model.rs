@@ -425,21 +425,27 @@ impl Plan {
     /// step sets a run-time value that step `k` or a later one (or a
     /// rollback) reads, since a resumed run would not have it.
     pub fn resumable(&self, k: usize) -> bool {
-        let mut produced: Vec<&str> = Vec::new();
-        for s in self.steps.iter().take(k.saturating_sub(1)) {
-            produced.extend(s.sets.iter().map(|v| v.as_str()));
-            if let Action::Capture { outputs, .. } = &s.action {
-                produced.extend(outputs.iter().map(|(v, _)| v.as_str()));
+        self.resume_points().get(k.wrapping_sub(1)).copied().unwrap_or(false)
+    }
+
+    /// For each step, whether the plan can be resumed there; one pass over
+    /// the steps: a value produced by step p and last read by step r blocks
+    /// resuming at every step in p+1..=r.
+    pub fn resume_points(&self) -> Vec<bool> {
+        let n = self.steps.len();
+        let mut first_produced: std::collections::HashMap<&str, usize> = Default::default();
+        let mut last_read: std::collections::HashMap<String, usize> = Default::default();
+        for (i, s) in self.steps.iter().enumerate() {
+            let mut produced: Vec<&str> = s.sets.iter().map(|v| v.as_str()).collect();
+            match &s.action {
+                Action::Capture { outputs, .. } => produced.extend(outputs.iter().map(|(v, _)| v.as_str())),
+                Action::ForEach { collect: Some(v), .. } => produced.push(v.as_str()),
+                _ => {}
             }
-            if let Action::ForEach { collect: Some(v), .. } = &s.action {
-                produced.push(v.as_str());
+            for p in produced {
+                first_produced.entry(p).or_insert(i);
             }
-        }
-        if produced.is_empty() {
-            return true;
-        }
-        let mut read: Vec<String> = Vec::new();
-        for s in self.steps.iter().skip(k.saturating_sub(1)) {
+            let mut read: Vec<String> = Vec::new();
             if let Some(c) = &s.skip_if {
                 c.vars(&mut read);
             }
@@ -449,8 +455,13 @@ impl Plan {
             if let Action::ForEach { list, .. } = &s.action {
                 read.push(list.clone());
             }
+            for r in read {
+                last_read.insert(r, i);
+            }
         }
+        // Rollbacks may run after any step: their reads count as read at the end.
         for r in &self.rollbacks {
+            let mut read: Vec<String> = Vec::new();
             for (c, cond) in &r.cmds {
                 read.extend(c.vars().map(str::to_string));
                 if let Some(cond) = cond {
@@ -464,7 +475,19 @@ impl Plan {
                     }
                 }
             }
+            for v in read {
+                last_read.insert(v, n);
+            }
         }
-        !produced.iter().any(|p| read.iter().any(|r| r == p))
+        let mut ok = vec![true; n];
+        for (v, p) in first_produced {
+            if let Some(&r) = last_read.get(v) {
+                // Resuming at step index k (0-based) loses values produced before k.
+                for slot in ok.iter_mut().take(r.min(n - 1) + 1).skip(p + 1) {
+                    *slot = false;
+                }
+            }
+        }
+        ok
     }
 }

@@ -163,9 +163,12 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
         timers: timers(plan),
         timer_vars,
         rollback: rollback_function(plan),
-        resumable: (1..=plan.steps.len())
-            .filter(|k| plan.resumable(*k))
-            .map(|k| k.to_string())
+        resumable: plan
+            .resume_points()
+            .iter()
+            .enumerate()
+            .filter(|(_, ok)| **ok)
+            .map(|(i, _)| (i + 1).to_string())
             .collect::<Vec<_>>()
             .join(" "),
         steps: plan
