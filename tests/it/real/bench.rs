@@ -154,18 +154,7 @@ fn tiny_standins_behave() {
 #[test]
 fn debian_mini_adduser_and_apt_recorder() {
     let t = Real::start("debian_mini_adduser_and_apt_recorder");
-    assert!(
-        t.bench.debian,
-        "debian-mini was not built (LXOPS_BENCH_DEBIAN=0 in {}): bring the bench up with LXOPS_BENCH_DEBIAN=1",
-        t.bench.env_file.display()
-    );
-    assert!(
-        t.bench.images.iter().any(|i| i == "debian-mini"),
-        "LXOPS_BENCH_DEBIAN=1 but env.sh lists images {:?}",
-        t.bench.images
-    );
-    let info = super::cli_status(&["image", "info", "debian-mini"]);
-    assert!(info.ok(), "image debian-mini missing although LXOPS_BENCH_DEBIAN=1: {}", info.stderr);
+    t.bench.require_debian_mini();
     let c = t.launch("debian-mini", "d", &[]);
     exec(&c, &["adduser", "--disabled-password", "--gecos", "", "--uid", "1500", "carol"]);
     assert_eq!(exec(&c, &["id", "-u", "carol"]).trim(), "1500");

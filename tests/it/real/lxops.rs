@@ -10,7 +10,7 @@
 //! Checks about the end state are collected ([`Checks`]) so that one wrong
 //! detail does not hide the others; failed commands panic at once.
 
-use super::{Exec, Real, Resource, Run, cli, cli_status, exec, exec_status, wait_booted, zfs, zfs_status};
+use super::{Exec, Real, Resource, Run, cli, exec, exec_status, wait_booted, zfs, zfs_status};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -761,18 +761,7 @@ fn configure_scenario(t: &Real, lx: &Lx, mode: Mode, ck: &mut Checks) -> Vec<Str
 fn debian_mini_configure() {
     let test = "debian_mini_configure";
     let t = Real::start(test);
-    assert!(
-        t.bench.debian,
-        "debian-mini was not built (LXOPS_BENCH_DEBIAN=0 in {}): bring the bench up with LXOPS_BENCH_DEBIAN=1",
-        t.bench.env_file.display()
-    );
-    assert!(
-        t.bench.images.iter().any(|i| i == "debian-mini"),
-        "LXOPS_BENCH_DEBIAN=1 but env.sh lists images {:?}",
-        t.bench.images
-    );
-    let info = cli_status(&["image", "info", "debian-mini"]);
-    assert!(info.ok(), "image debian-mini missing although LXOPS_BENCH_DEBIAN=1: {}", info.stderr);
+    t.bench.require_debian_mini();
     let lx = Lx::new(&t);
     let mut ck = Checks::default();
     let mut states = Vec::new();

@@ -61,6 +61,22 @@ pub struct Bench {
 }
 
 impl Bench {
+    /// Fails the test unless the bench built and imported debian-mini.
+    pub fn require_debian_mini(&self) {
+        assert!(
+            self.debian,
+            "debian-mini was not built (LXOPS_BENCH_DEBIAN=0 in {}): bring the bench up with LXOPS_BENCH_DEBIAN=1",
+            self.env_file.display()
+        );
+        assert!(
+            self.images.iter().any(|i| i == "debian-mini"),
+            "LXOPS_BENCH_DEBIAN=1 but env.sh lists images {:?}",
+            self.images
+        );
+        let info = cli_status(&["image", "info", "debian-mini"]);
+        assert!(info.ok(), "image debian-mini missing although LXOPS_BENCH_DEBIAN=1: {}", info.stderr);
+    }
+
     pub fn is_incus(&self) -> bool {
         self.backend == "incus"
     }
