@@ -66,10 +66,10 @@ fn main() {
     for _ in 0..5 {
         let t = Instant::now();
         let plan = lxops::cmd::plan::compile(&g, &cmd).expect("the benchmark configs compile");
-        let script = lxops::render::script::render(&plan, "lxops script launch …");
+        let script = lxops::runtime::script::render(&plan, "lxops script launch …");
         times.push(t.elapsed().as_secs_f64());
         bytes = script.len();
-        assert_eq!(plan.instances.len(), N);
+        assert_eq!(plan.instances().len(), N);
     }
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let median = times[times.len() / 2];

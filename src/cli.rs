@@ -182,7 +182,7 @@ pub enum Format {
     /// A numbered listing for humans.
     #[default]
     Text,
-    /// The plan as JSON (format_version 1).
+    /// The plan as JSON (format_version 2).
     Json,
 }
 
@@ -195,9 +195,13 @@ pub struct RunArgs {
     /// Output format of the plan.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// With --execute: resume at this step (preflight state checks are not enforced).
+    /// With --execute: resume at STEP (or INSTANCE:STEP when the plan has
+    /// several instances); the preflight checks are then not evaluated.
     #[arg(long, value_name = "STEP")]
-    pub from: Option<usize>,
+    pub from: Option<String>,
+    /// With --execute: run destructive steps without asking.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// Waiting for the instance's network after start (decision D15).

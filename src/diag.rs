@@ -53,25 +53,30 @@ impl Diag {
     fn location(&self) -> String {
         let mut s = String::new();
         if let Some(f) = &self.file {
-            s.push_str(&f.display().to_string());
+            s.push_str(&text(&f.display().to_string()));
             if let Some(l) = self.line {
                 s.push_str(&format!(":{l}"));
             }
             s.push_str(": ");
         }
         if let Some(k) = &self.key {
-            s.push_str(k);
+            s.push_str(&text(k));
             s.push_str(": ");
         }
         s
     }
 }
 
+/// Diagnostics quote config values; whatever they hold is shown escaped.
+fn text(s: &str) -> String {
+    crate::runtime::text::text(s)
+}
+
 impl fmt::Display for Diag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.location(), self.message)?;
+        write!(f, "{}{}", self.location(), text(&self.message))?;
         if let Some(h) = &self.hint {
-            write!(f, "\n  hint: {h}")?;
+            write!(f, "\n  hint: {}", text(h))?;
         }
         Ok(())
     }
@@ -131,24 +136,10 @@ pub fn warn(d: &Diag) {
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
-        .map(|c| (levenshtein(word, c), *c))
+        .map(|c| (strsim::levenshtein(word, c), *c))
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use crate::cloudconfig::parse::{CloudConfig, RunCmd, Sudo, User, WriteFile};
 use crate::diag::{ConfigError, Diag};
 use crate::plan::model::{Action, Cmd, Kind, Step};
 use crate::plan::{Builder, origin};
-use crate::render::shell::{quote, quote_posix};
 use crate::resolve::Instance;
+use crate::runtime::quote::{quote, quote_posix};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -62,7 +62,6 @@ pub fn apply(b: &mut Builder, t: &Target, os: Option<&OsType>, files: &[PathBuf]
     if g.errs.is_empty() {
         let probe = g.exec(&["true"]);
         g.b.step(Step::new(
-            t.name,
             "ready",
             Kind::Guest,
             format!("wait until {} runs commands", t.name),
@@ -86,7 +85,7 @@ struct Guest<'a, 'b> {
 
 impl Guest<'_, '_> {
     fn exec(&self, argv: &[&str]) -> Cmd {
-        self.b.backend().exec(self.t.project, self.t.name, argv)
+        self.b.backend().exec(self.t.project, self.t.name, &[], argv)
     }
 
     /// `/bin/sh` in the guest with `script` on stdin.
@@ -99,7 +98,7 @@ impl Guest<'_, '_> {
     }
 
     fn step(&mut self, id: String, title: String, at: String, cmds: Vec<Cmd>) {
-        self.b.step(Step::new(self.t.name, &id, Kind::Guest, title, Action::Run(cmds)).origin(at));
+        self.b.step(Step::new(&id, Kind::Guest, title, Action::Run(cmds)).origin(at));
     }
 
     fn need_os(&mut self, file: &Path, key: &str, what: &str) -> Option<&'static OsType> {
@@ -125,15 +124,9 @@ impl Guest<'_, '_> {
         if !cc.packages.is_empty()
             && let Some(os) = self.need_os(f, "packages", "install packages")
         {
-            let mut argv: Vec<&str> = vec!["exec", self.t.name];
-            for e in os.install_env {
-                argv.push("--env");
-                argv.push(e);
-            }
-            argv.push("--");
-            argv.extend(os.install);
+            let mut argv: Vec<&str> = os.install.to_vec();
             argv.extend(cc.packages.iter().map(|p| p.as_str()));
-            let cmd = self.b.backend().cmd(self.t.project, &argv);
+            let cmd = self.b.backend().exec(self.t.project, self.t.name, os.install_env, &argv);
             self.step(
                 format!("{fid}/packages"),
                 format!("install packages: {}", cc.packages.join(", ")),
@@ -228,16 +221,7 @@ impl Guest<'_, '_> {
                 cmds.push(self.exec(&["mkdir", "-p", &dir]));
             }
             title = format!("write {} (mode {mode})", w.path);
-            let target = format!("{}{}", self.t.name, w.path);
-            let push = self
-                .b
-                .backend()
-                .cmd(
-                    self.t.project,
-                    &["file", "push", "--uid", "0", "--gid", "0", "--mode", &mode, "-", &target],
-                )
-                .stdin(bytes);
-            cmds.push(push);
+            cmds.push(self.b.backend().file_push(self.t.project, self.t.name, &w.path, &mode, bytes));
         }
         if let Some(owner) = &w.owner {
             cmds.push(self.exec(&["chown", owner, &w.path]));
@@ -247,50 +231,53 @@ impl Guest<'_, '_> {
     }
 }
 
-/// Decodes `write_files` content as cloud-init does (decision D13).
+/// The most bytes one `write_files` entry may decode to: a larger file is
+/// not configuration, and a compressed bomb must not exhaust the host.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Decodes `write_files` content as cloud-init does (decision D13), at most
+/// [`MAX_FILE_BYTES`].
 pub fn decode(content: &str, encoding: Option<&str>) -> Result<Vec<u8>, String> {
     use std::io::Read;
+    let too_big = || format!("the decoded content is larger than {} MiB", MAX_FILE_BYTES / 1024 / 1024);
     let gunzip = |b: Vec<u8>| -> Result<Vec<u8>, String> {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&b[..])
+            .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut out)
             .map_err(|e| format!("content is not gzip data: {e}"))?;
+        if out.len() as u64 > MAX_FILE_BYTES {
+            return Err(too_big());
+        }
         Ok(out)
     };
-    match encoding.map(|e| e.to_ascii_lowercase()) {
-        None => Ok(content.as_bytes().to_vec()),
+    let out = match encoding.map(|e| e.to_ascii_lowercase()) {
+        None => content.as_bytes().to_vec(),
         Some(e) => match e.as_str() {
-            "text/plain" => Ok(content.as_bytes().to_vec()),
-            "b64" | "base64" => base64_decode(content),
-            "gz" | "gzip" => gunzip(content.as_bytes().to_vec()),
-            "gz+b64" | "gz+base64" | "gzip+b64" | "gzip+base64" => gunzip(base64_decode(content)?),
-            other => Err(format!("unknown encoding {other:?}: use b64, base64, gzip, gz or gz+b64")),
+            "text/plain" => content.as_bytes().to_vec(),
+            "b64" | "base64" => base64_decode(content)?,
+            "gz" | "gzip" => gunzip(content.as_bytes().to_vec())?,
+            "gz+b64" | "gz+base64" | "gzip+b64" | "gzip+base64" => gunzip(base64_decode(content)?)?,
+            other => return Err(format!("unknown encoding {other:?}: use b64, base64, gzip, gz or gz+b64")),
         },
-    }
-}
-
-fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' | b' ' | b'\n' | b'\r' | b'\t' => continue,
-            _ => return Err(format!("content is not base64: unexpected {:?}", c as char)),
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
+    };
+    if out.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
     }
     Ok(out)
+}
+
+/// Base64 as cloud-init reads it: white space ignored, padding optional,
+/// the standard or the URL-safe alphabet.
+fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let cfg = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let url = compact.contains(['-', '_']);
+    let engine =
+        GeneralPurpose::new(if url { &base64::alphabet::URL_SAFE } else { &base64::alphabet::STANDARD }, cfg);
+    engine.decode(compact.as_bytes()).map_err(|e| format!("content is not base64: {e}"))
 }
 
 /// The guest shell script that adds `u` idempotently (decision D12).
@@ -301,20 +288,25 @@ fn user_script(os: &OsType, u: &User) -> Result<String, String> {
     s.push_str(&format!("if ! id -u {name} >/dev/null 2>&1; then\n"));
     s.push_str(&format!("  {}\n", add.iter().map(|a| quote_posix(a)).collect::<Vec<_>>().join(" ")));
     let hash = u.hashed_passwd.as_ref().or(u.passwd.as_ref());
+    let set_password = os.set_password.join(" ");
     match hash {
         Some(h) => s.push_str(&format!(
-            "  printf '%s\\n' {} | chpasswd -e\n",
+            "  printf '%s\\n' {} | {set_password}\n",
             quote_posix(&format!("{}:{h}", u.name))
         )),
-        None if os.unlock_password => {
-            s.push_str(&format!("  printf '%s\\n' {} | chpasswd -e\n", quote_posix(&format!("{}:*", u.name))))
-        }
+        None if os.unlock_password => s.push_str(&format!(
+            "  printf '%s\\n' {} | {set_password}\n",
+            quote_posix(&format!("{}:*", u.name))
+        )),
         None => {}
     }
     s.push_str("fi\n");
     for g in &u.groups {
+        let add: Vec<String> =
+            os.add_to_group.iter().map(|a| a.to_string()).chain([u.name.clone(), g.clone()]).collect();
+        let add: Vec<String> = add.iter().map(|a| quote_posix(a)).collect();
         let g = quote_posix(g);
-        s.push_str(&format!("id -nG {name} | tr ' ' '\\n' | grep -qxF {g} || adduser {name} {g}\n"));
+        s.push_str(&format!("id -nG {name} | tr ' ' '\\n' | grep -qxF {g} || {}\n", add.join(" ")));
     }
     if let Sudo::Rules(rules) = &u.sudo {
         let rules: Vec<String> =

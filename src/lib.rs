@@ -8,7 +8,6 @@ pub mod cloudconfig;
 pub mod cmd;
 pub mod config;
 pub mod diag;
-pub mod execute;
 pub mod guest;
 pub mod load;
 pub mod paths;
@@ -16,6 +15,7 @@ pub mod plan;
 pub mod properties;
 pub mod render;
 pub mod resolve;
+pub mod runtime;
 pub mod table;
 
 use cli::{Cli, Command};
@@ -32,7 +32,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         Command::Info(c) => cmd::info::run(g, c, out),
         Command::Property(c) => cmd::property::run(g, c, out),
         Command::Ostypes => {
-            for o in resolve::OSTYPES {
+            for o in cloudconfig::ostype::names() {
                 writeln!(out, "{o}")?;
             }
             Ok(())

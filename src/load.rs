@@ -164,6 +164,10 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Diag>), ConfigError
     let yaml_err = |e: serde_yaml::Error| -> ConfigError { crate::diag::yaml(path, &e).into() };
     // A generic parse first: it rejects duplicate keys (D18) and lets us name unknown keys (D4).
     let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(yaml_err)?;
+    let nul = nul_values(path, &value);
+    if !nul.is_empty() {
+        return Err(ConfigError(nul));
+    }
     let mut warnings = Vec::new();
     if let serde_yaml::Value::Mapping(m) = &value {
         check_keys(path, m, "", CONFIG_KEYS, legacy, &mut warnings);
@@ -205,6 +209,43 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Diag>), ConfigError
         config.os = None;
     }
     Ok((config, warnings))
+}
+
+/// Every value (or key) holding a NUL byte, which no command argument can
+/// carry (decision D24): each is an error naming its key.
+pub fn nul_values(path: &Path, value: &serde_yaml::Value) -> Vec<Diag> {
+    fn walk(v: &serde_yaml::Value, key: &str, out: &mut Vec<String>) {
+        match v {
+            serde_yaml::Value::String(s) if s.contains('\0') => out.push(key.to_string()),
+            serde_yaml::Value::Sequence(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    walk(x, &format!("{key}[{i}]"), out);
+                }
+            }
+            serde_yaml::Value::Mapping(m) => {
+                for (k, x) in m {
+                    let name = crate::runtime::text::text(&scalar_text(k));
+                    let sub = if key.is_empty() { name } else { format!("{key}.{name}") };
+                    if scalar_text(k).contains('\0') {
+                        out.push(sub.clone());
+                    }
+                    walk(x, &sub, out);
+                }
+            }
+            serde_yaml::Value::Tagged(t) => walk(&t.value, key, out),
+            _ => {}
+        }
+    }
+    let mut keys = Vec::new();
+    walk(value, "", &mut keys);
+    keys.into_iter()
+        .map(|k| {
+            Diag::new("the value holds a NUL byte, which no command argument can carry")
+                .in_file(path)
+                .at_key(if k.is_empty() { "(top)".to_string() } else { k })
+                .hint("remove the \\0 from the value")
+        })
+        .collect()
 }
 
 fn scalar_text(v: &serde_yaml::Value) -> String {

@@ -37,6 +37,10 @@ fn main() -> ExitCode {
                 eprintln!("{ce}");
                 return ExitCode::from(EXIT_CONFIG);
             }
+            // A failure --execute has reported already, as the script reports it.
+            if e.downcast_ref::<lxops::runtime::RunError>().is_some_and(|r| r.is_reported()) {
+                return ExitCode::from(EXIT_RUNTIME);
+            }
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_RUNTIME)
         }

@@ -121,7 +121,23 @@ pub fn read_map(f: &Path) -> Result<IndexMap<String, String>, ConfigError> {
         crate::diag::yaml(f, &e)
             .hint("a properties file is a flat map of names to values, e.g. `fshost: tank/host`")
     })?;
-    Ok(map.unwrap_or_default().into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect())
+    let map: IndexMap<String, String> =
+        map.unwrap_or_default().into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect();
+    // D24: argv cannot carry a NUL byte, so no value may hold one.
+    let nul: Vec<Diag> = map
+        .iter()
+        .filter(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| {
+            Diag::new("the value holds a NUL byte, which no command argument can carry")
+                .in_file(f)
+                .at_key(crate::runtime::text::text(k))
+                .hint("remove the \\0 from the value")
+        })
+        .collect();
+    if !nul.is_empty() {
+        return Err(ConfigError(nul));
+    }
+    Ok(map)
 }
 
 /// A pattern split into literal text and `(key)` references.

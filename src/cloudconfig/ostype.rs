@@ -36,8 +36,12 @@ pub struct OsType {
     /// Environment for the install command.
     pub install_env: &'static [&'static str],
     pub users: UserStyle,
-    /// New users get `name:*` through `chpasswd -e` so key-based ssh works.
+    /// New users get `name:*` through `set_password` so key-based ssh works.
     pub unlock_password: bool,
+    /// Reads `name:hash` lines on stdin and sets those password hashes.
+    pub set_password: &'static [&'static str],
+    /// Adds a user to a group; the user and the group are appended.
+    pub add_to_group: &'static [&'static str],
     pub timezone: TzStyle,
 }
 
@@ -48,6 +52,8 @@ pub const OSTYPES: &[OsType] = &[
         install_env: &[],
         users: UserStyle::Busybox,
         unlock_password: true,
+        set_password: &["chpasswd", "-e"],
+        add_to_group: &["adduser"],
         timezone: TzStyle::SetupTimezone,
     },
     OsType {
@@ -56,6 +62,8 @@ pub const OSTYPES: &[OsType] = &[
         install_env: &["DEBIAN_FRONTEND=noninteractive"],
         users: UserStyle::Debian,
         unlock_password: false,
+        set_password: &["chpasswd", "-e"],
+        add_to_group: &["adduser"],
         timezone: TzStyle::Zoneinfo,
     },
     OsType {
@@ -64,6 +72,8 @@ pub const OSTYPES: &[OsType] = &[
         install_env: &[],
         users: UserStyle::None,
         unlock_password: false,
+        set_password: &[],
+        add_to_group: &[],
         timezone: TzStyle::None,
     },
     OsType {
@@ -72,12 +82,19 @@ pub const OSTYPES: &[OsType] = &[
         install_env: &["DEBIAN_FRONTEND=noninteractive"],
         users: UserStyle::Debian,
         unlock_password: false,
+        set_password: &["chpasswd", "-e"],
+        add_to_group: &["adduser"],
         timezone: TzStyle::Zoneinfo,
     },
 ];
 
 pub fn find(name: &str) -> Option<&'static OsType> {
     OSTYPES.iter().find(|o| o.name == name)
+}
+
+/// The ostype names, in table order.
+pub fn names() -> Vec<&'static str> {
+    OSTYPES.iter().map(|o| o.name).collect()
 }
 
 impl OsType {

@@ -242,26 +242,169 @@ pub fn parse(path: &Path, text: &str) -> Result<(CloudConfig, Vec<Diag>), Config
     } else if !value.is_null() {
         return Err(Diag::new("a cloud-config file is a YAML map of modules").in_file(path).into());
     }
+    // D24: file content may hold any byte (it is sent on stdin); nothing else may hold a NUL.
+    let nul: Vec<Diag> = crate::load::nul_values(path, &value)
+        .into_iter()
+        .filter(|d| {
+            !d.key.as_deref().is_some_and(|k| k.starts_with("write_files[") && k.ends_with("].content"))
+        })
+        .collect();
+    if !nul.is_empty() {
+        return Err(ConfigError(nul));
+    }
     let cc: CloudConfig =
         if value.is_null() { CloudConfig::default() } else { serde_yaml::from_str(text).map_err(err)? };
-    for (i, f) in cc.write_files.iter().enumerate() {
-        if let Some(p) = &f.permissions
-            && u32::from_str_radix(p, 8).is_err()
-        {
-            return Err(Diag::new(format!("permissions {p:?} is not an octal mode"))
-                .in_file(path)
-                .at_key(format!("write_files[{i}].permissions"))
-                .hint("write it quoted, e.g. '0644'")
-                .into());
-        }
-        if !f.path.starts_with('/') {
-            return Err(Diag::new(format!("path {:?} is not absolute", f.path))
-                .in_file(path)
-                .at_key(format!("write_files[{i}].path"))
-                .into());
+    let problems = validate(&cc);
+    if !problems.is_empty() {
+        return Err(ConfigError(
+            problems.into_iter().map(|(k, m, h)| Diag::new(m).in_file(path).at_key(k).hint(h)).collect(),
+        ));
+    }
+    for (i, u) in cc.users.iter().enumerate() {
+        if u.lock_passwd.is_some() {
+            warnings.push(
+                Diag::new("`lock_passwd` is not applied by lxops and is ignored")
+                    .in_file(path)
+                    .at_key(format!("users[{i}].lock_passwd"))
+                    .hint("lxops sets a password only from hashed_passwd or passwd; without one the account has no usable password"),
+            );
         }
     }
     Ok((cc, warnings))
+}
+
+/// A user or group name the guest's tools read as one name: portable
+/// characters (letters, digits, `. _ -`, not starting with `-`, an optional
+/// final `$`), at most 32.
+fn account_name_ok(n: &str) -> bool {
+    let body = n.strip_suffix('$').unwrap_or(n);
+    !body.is_empty()
+        && n.len() <= 32
+        && !body.starts_with('-')
+        && body.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// Text a guest tool reads as one field: no control characters, no `:`.
+fn field_ok(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() || c == ':')
+}
+
+/// Every value a guest tool would misread: (key, problem, hint).
+fn validate(cc: &CloudConfig) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut bad = |key: String, msg: String, hint: &str| out.push((key, msg, hint.to_string()));
+    let names_hint = "names use letters, digits, '.', '_' and '-', do not start with '-', at most 32";
+    for (i, f) in cc.write_files.iter().enumerate() {
+        let k = |x: &str| format!("write_files[{i}].{x}");
+        if !f.path.starts_with('/') || f.path.chars().any(char::is_control) {
+            bad(
+                k("path"),
+                format!("path {:?} is not an absolute path without control characters", f.path),
+                "e.g. /etc/motd",
+            );
+        }
+        if let Some(p) = &f.permissions {
+            match u32::from_str_radix(p, 8) {
+                Ok(m) if m <= 0o7777 => {}
+                Ok(_) => bad(
+                    k("permissions"),
+                    format!("permissions {p:?} is above 07777"),
+                    "a mode is at most four octal digits, e.g. '0644'",
+                ),
+                Err(_) => bad(
+                    k("permissions"),
+                    format!("permissions {p:?} is not an octal mode"),
+                    "write it quoted, e.g. '0644'",
+                ),
+            }
+        }
+        if let Some(o) = &f.owner {
+            let ok = match o.split_once(':') {
+                Some((u, g)) => (u.is_empty() || account_name_ok(u)) && account_name_ok(g),
+                None => account_name_ok(o),
+            };
+            if !ok {
+                bad(k("owner"), format!("owner {o:?} is not USER or USER:GROUP"), names_hint);
+            }
+        }
+    }
+    for (i, u) in cc.users.iter().enumerate() {
+        let k = |x: &str| format!("users[{i}].{x}");
+        if !account_name_ok(&u.name) {
+            bad(
+                k("name"),
+                format!("user name {:?} is not a name the guest's tools accept", u.name),
+                names_hint,
+            );
+        }
+        if let Some(uid) = &u.uid
+            && (uid.is_empty() || !uid.chars().all(|c| c.is_ascii_digit()))
+        {
+            bad(k("uid"), format!("uid {uid:?} is not a number"), "e.g. 1001");
+        }
+        for (key, v) in [("gecos", &u.gecos), ("hashed_passwd", &u.hashed_passwd), ("passwd", &u.passwd)] {
+            if let Some(v) = v
+                && !field_ok(v)
+            {
+                bad(
+                    k(key),
+                    format!("{key} holds a ':' or a control character"),
+                    "the guest's account files separate fields with ':' and lines with newlines",
+                );
+            }
+        }
+        for (key, v) in [("shell", &u.shell), ("homedir", &u.homedir)] {
+            if let Some(v) = v
+                && (!v.starts_with('/') || !field_ok(v))
+            {
+                bad(
+                    k(key),
+                    format!("{key} {v:?} is not an absolute path without ':' or control characters"),
+                    "e.g. /bin/sh",
+                );
+            }
+        }
+        for (j, g) in u.primary_group.iter().chain(u.groups.iter()).enumerate() {
+            if !account_name_ok(g) {
+                let key = if u.primary_group.is_some() && j == 0 { k("primary_group") } else { k("groups") };
+                bad(key, format!("group name {g:?} is not a name the guest's tools accept"), names_hint);
+            }
+        }
+        if let Sudo::Rules(rules) = &u.sudo
+            && rules.iter().any(|r| r.chars().any(char::is_control))
+        {
+            bad(
+                k("sudo"),
+                "a sudo rule holds a control character".into(),
+                "one rule per list entry, on one line",
+            );
+        }
+        if u.ssh_authorized_keys.iter().any(|x| x.chars().any(char::is_control)) {
+            bad(
+                k("ssh_authorized_keys"),
+                "a key holds a control character".into(),
+                "one key per list entry, on one line",
+            );
+        }
+    }
+    for (i, p) in cc.packages.iter().enumerate() {
+        if p.is_empty() || p.starts_with('-') || p.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            bad(
+                format!("packages[{i}]"),
+                format!("package name {p:?} would be read as something else"),
+                "a package name has no spaces and does not start with '-'",
+            );
+        }
+    }
+    if let Some(tz) = &cc.timezone
+        && (tz.is_empty()
+            || tz.starts_with('/')
+            || tz.split('/').any(|x| x.is_empty() || x == "." || x == "..")
+            || !tz.chars().all(|c| c.is_ascii_alphanumeric() || "_+-./".contains(c)))
+    {
+        bad("timezone".into(), format!("timezone {tz:?} is not a zoneinfo name"), "e.g. Europe/Athens");
+    }
+    out
 }
 
 /// Reads and parses a cloud-config file, printing its warnings.

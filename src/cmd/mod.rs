@@ -17,3 +17,17 @@ use crate::properties::Properties;
 pub fn properties(g: &GlobalArgs) -> Result<Properties, ConfigError> {
     Properties::load(&g.property, g.properties.as_deref())
 }
+
+/// `--backend`, else `LXOPS_BACKEND` (clap reads it), else incus if on
+/// PATH, else lxc if on PATH, else incus.
+pub fn backend(g: &GlobalArgs) -> crate::plan::backend::Backend {
+    use crate::plan::backend::Backend;
+    use crate::runtime::find_program;
+    match g.backend {
+        Some(crate::cli::BackendArg::Incus) => Backend::Incus,
+        Some(crate::cli::BackendArg::Lxd) => Backend::Lxd,
+        None if find_program("incus").is_some() => Backend::Incus,
+        None if find_program("lxc").is_some() => Backend::Lxd,
+        None => Backend::Incus,
+    }
+}

@@ -6,14 +6,13 @@
 
 use crate::cli::{Format, GlobalArgs, PlanCmd};
 use crate::diag::{ConfigError, Diag};
-use crate::execute;
 use crate::load::Loader;
-use crate::plan::backend::Backend;
 use crate::plan::rebuild::{self, RebuildOptions};
 use crate::plan::{Builder, Settings, lifecycle};
 use crate::render;
-use crate::render::shell::quote;
 use crate::resolve::{self, Options};
+use crate::runtime;
+use crate::runtime::quote::quote;
 use std::io::Write;
 
 /// The command line as typed, quoted, for headers and hints.
@@ -27,28 +26,59 @@ fn command_line() -> Vec<String> {
 
 pub fn run(g: &GlobalArgs, c: PlanCmd, script: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let run = c.run_args().clone();
-    if script && (run.execute || run.format != Format::Text || run.from.is_some()) {
+    if script && (run.execute || run.format != Format::Text || run.from.is_some() || run.yes) {
         return Err(ConfigError::one(
-            Diag::new("lxops script prints a script; --execute, --format and --from do not apply")
-                .hint("run the script with bash, or use the command without `script`"),
+            Diag::new("lxops script prints a script; --execute, --format, --from and --yes do not apply")
+                .hint("run the script with bash (it takes --from and --yes), or use the command without `script`"),
         )
         .into());
     }
-    if run.from.is_some() && !run.execute {
-        return Err(ConfigError::one(Diag::new("--from goes with --execute").at_key("--from")).into());
+    for (set, flag) in [(run.from.is_some(), "--from"), (run.yes, "--yes")] {
+        if set && !run.execute {
+            return Err(
+                ConfigError::one(Diag::new(format!("{flag} goes with --execute")).at_key(flag)).into()
+            );
+        }
     }
     let plan = compile(g, &c)?;
     let argv = command_line();
     if script {
         let line = argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
-        out.write_all(render::script::render(&plan, &line).as_bytes())?;
+        out.write_all(runtime::script::render(&plan, &line).as_bytes())?;
         return Ok(());
     }
     if run.execute {
-        let mut resume: Vec<String> =
-            argv.iter().filter(|a| !a.starts_with("--from")).map(|a| quote(a)).collect();
-        resume.push("--from {}".into());
-        execute::execute(&plan, run.from.unwrap_or(1), &resume.join(" "))?;
+        let from = match &run.from {
+            None => None,
+            Some(f) => Some(plan.parse_resume(f).map_err(|e| {
+                ConfigError::one(
+                    Diag::new(format!("cannot resume at {}: {e}", crate::runtime::text::text(f)))
+                        .at_key("--from")
+                        .hint("run the whole command again, or resume at a step the listing shows"),
+                )
+            })?),
+        };
+        confirm(&plan, run.yes)?;
+        let destructive = !plan.destructive_steps().is_empty();
+        let resume = |label: &str| {
+            let mut words: Vec<String> = Vec::new();
+            let mut skip = false;
+            for a in &argv {
+                if skip {
+                    skip = false;
+                } else if a == "--from" {
+                    skip = true;
+                } else if !a.starts_with("--from=") {
+                    words.push(quote(a));
+                }
+            }
+            words.push(format!("--from {}", quote(label)));
+            if destructive && !argv.iter().any(|a| a == "--yes") {
+                words.push("--yes".into());
+            }
+            words.join(" ")
+        };
+        runtime::execute::execute(&plan, from, &resume)?;
         return Ok(());
     }
     match run.format {
@@ -59,6 +89,27 @@ pub fn run(g: &GlobalArgs, c: PlanCmd, script: bool, out: &mut dyn Write) -> any
             let script_hint = format!("lxops script {} > run.sh", q[1..].join(" "));
             out.write_all(render::listing::render(&plan, &run_hint, &script_hint).as_bytes())?;
         }
+    }
+    Ok(())
+}
+
+/// Destructive steps run only when confirmed: `--yes`, or `yes` typed at a
+/// terminal (the question the script asks too). Off a terminal without
+/// `--yes` it is a usage error: nothing runs.
+fn confirm(plan: &crate::plan::model::Plan, yes: bool) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if yes || plan.destructive_steps().is_empty() {
+        return Ok(());
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(ConfigError::one(Diag::new(runtime::script::needs_yes(plan)).at_key("--yes")).into());
+    }
+    eprint!("{}", runtime::script::question(plan));
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if answer.trim_end_matches('\n') != "yes" {
+        eprintln!("cancelled; nothing was changed");
+        return Err(runtime::RunError::reported().into());
     }
     Ok(())
 }
@@ -76,7 +127,7 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
     let sources = matches!(c, PlanCmd::Launch(_) | PlanCmd::CreateDevices(_) | PlanCmd::Rebuild(_));
     let opts = Options { name: g.name.clone(), project: g.project.clone(), sources };
     let settings = Settings {
-        backend: Backend::choose(g.backend),
+        backend: super::backend(g),
         wait_network: match c {
             PlanCmd::Launch(a) | PlanCmd::Configure(a) if !a.wait.no_wait_network => {
                 Some(a.wait.wait_network)
@@ -131,7 +182,7 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
                 }
                 let new_opts = Options { name: Some(a.new_name.clone()), ..opts.clone() };
                 match resolve::instance(&mut loader, &f, &props, &new_opts) {
-                    Ok(new) => rebuild::rename(&mut b, &inst, &new, &mut errs),
+                    Ok(new) => crate::plan::rename::rename(&mut b, &inst, &new, &mut errs),
                     Err(e) => errs.extend(e.0),
                 }
             }
@@ -162,7 +213,7 @@ fn cloudconfig(
             ConfigError::one(
                 Diag::new(format!("unsupported ostype {o:?}"))
                     .at_key("--ostype")
-                    .hint(format!("use one of: {}", crate::resolve::OSTYPES.join(", "))),
+                    .hint(format!("use one of: {}", crate::cloudconfig::ostype::names().join(", "))),
             )
         })?),
     };
@@ -171,10 +222,10 @@ fn cloudconfig(
             .at_key("--instance")
             .into());
     }
-    let settings = Settings { backend: Backend::choose(g.backend), wait_network: None, force: false };
+    let settings = Settings { backend: super::backend(g), wait_network: None, force: false };
     let project = g.project.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "default".into());
     let mut b = Builder::new("cloudconfig", settings);
-    b.plan.instances.push(a.instance.clone());
+    b.unit(&a.instance);
     for f in &a.files {
         b.input(f);
     }

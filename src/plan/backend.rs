@@ -1,32 +1,20 @@
-//! Every difference between Incus (`incus`) and LXD (`lxc`) lives here.
+//! Every server command, and every difference between Incus (`incus`) and
+//! LXD (`lxc`), lives here.
 //!
 //! Functions return [`Cmd`]s for abstract server operations; the project
-//! flag is added to every command for a non-default project (decision D3).
-//! Nothing else in lxops spells a server command.
+//! flag is added to every command of a non-default project (decision D3).
+//! The generic constructor is private, so no other module can spell a
+//! server verb.
 
 use crate::plan::model::{Cmd, Word};
-use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Incus,
     Lxd,
 }
 
 impl Backend {
-    /// `--backend`, else `LXOPS_BACKEND` (clap reads it), else incus if on
-    /// PATH, else lxc if on PATH, else incus.
-    pub fn choose(flag: Option<crate::cli::BackendArg>) -> Backend {
-        match flag {
-            Some(crate::cli::BackendArg::Incus) => Backend::Incus,
-            Some(crate::cli::BackendArg::Lxd) => Backend::Lxd,
-            None if on_path("incus") => Backend::Incus,
-            None if on_path("lxc") => Backend::Lxd,
-            None => Backend::Incus,
-        }
-    }
-
     /// The client program.
     pub fn cli(self) -> &'static str {
         match self {
@@ -43,7 +31,7 @@ impl Backend {
     }
 
     /// A server command in `project` (no flag for the default project).
-    pub fn cmd(self, project: &str, args: &[&str]) -> Cmd {
+    fn cmd(self, project: &str, args: &[&str]) -> Cmd {
         let mut c = Cmd::new([self.cli()]);
         if project != "default" && !project.is_empty() {
             c = c.push("--project").push(project);
@@ -77,6 +65,29 @@ impl Backend {
         c
     }
 
+    /// Copies an instance (or `instance/snapshot`) from `project` to a new
+    /// instance in `target_project`, with these profiles.
+    pub fn copy(
+        self,
+        project: &str,
+        src: &str,
+        name: &str,
+        target_project: &str,
+        profiles: &[String],
+    ) -> Cmd {
+        let mut c = self.cmd(project, &["copy", src, name]);
+        if !src.contains('/') {
+            c = c.push("--instance-only");
+        }
+        if target_project != project {
+            c = c.push("--target-project").push(target_project);
+        }
+        for p in profiles {
+            c = c.push("-p").push(p);
+        }
+        c
+    }
+
     /// Profiles as CSV lines whose first field is the name. LXD 5.0's
     /// `profile list` has no `--columns`, so neither backend uses it.
     pub fn profile_list(self, project: &str) -> Cmd {
@@ -93,44 +104,91 @@ impl Backend {
         self.cmd(project, &["list", "--format", "csv", "--columns", "n4", name])
     }
 
+    pub fn show(self, project: &str, name: &str) -> Cmd {
+        self.cmd(project, &["config", "show", name])
+    }
+
     pub fn show_expanded(self, project: &str, name: &str) -> Cmd {
         self.cmd(project, &["config", "show", "--expanded", name])
     }
 
-    pub fn exec(self, project: &str, name: &str, argv: &[&str]) -> Cmd {
-        let mut c = self.cmd(project, &["exec", name, "--"]);
+    /// Sets config keys given as `key=value` words (a run-time list).
+    pub fn config_set(self, project: &str, name: &str, pairs: Word) -> Cmd {
+        self.cmd(project, &["config", "set", name]).push(pairs)
+    }
+
+    pub fn start(self, project: &str, name: &str) -> Cmd {
+        self.cmd(project, &["start", name])
+    }
+
+    pub fn stop(self, project: &str, name: &str) -> Cmd {
+        self.cmd(project, &["stop", name])
+    }
+
+    pub fn delete(self, project: &str, name: &str) -> Cmd {
+        self.cmd(project, &["delete", name])
+    }
+
+    /// Deletes an instance even if it runs.
+    pub fn delete_force(self, project: &str, name: &str) -> Cmd {
+        self.cmd(project, &["delete", "--force", name])
+    }
+
+    pub fn rename(self, project: &str, old: &str, new: &str) -> Cmd {
+        self.cmd(project, &["rename", old, new])
+    }
+
+    /// The server's own rebuild (Incus; LXD 5.15 and later).
+    pub fn rebuild(self, project: &str, image: &str, name: &str) -> Cmd {
+        self.cmd(project, &["rebuild", image, name])
+    }
+
+    /// Succeeds when the client has a rebuild command.
+    pub fn rebuild_available(self) -> Cmd {
+        self.cmd("default", &["rebuild", "--help"])
+    }
+
+    pub fn image_info(self, project: &str, image: &str) -> Cmd {
+        self.cmd(project, &["image", "info", image])
+    }
+
+    pub fn profile_create(self, project: &str, profile: impl Into<Word>) -> Cmd {
+        self.cmd(project, &["profile", "create"]).push(profile)
+    }
+
+    /// Replaces a profile's content with `yaml` (stdin).
+    pub fn profile_edit(self, project: &str, profile: &str, yaml: String) -> Cmd {
+        self.cmd(project, &["profile", "edit", profile]).stdin(yaml)
+    }
+
+    pub fn profile_delete(self, project: &str, profile: impl Into<Word>) -> Cmd {
+        self.cmd(project, &["profile", "delete"]).push(profile)
+    }
+
+    /// Gives an instance exactly these profiles (a comma-separated word).
+    pub fn profile_assign(self, project: &str, name: &str, profiles: Word) -> Cmd {
+        self.cmd(project, &["profile", "assign", name]).push(profiles)
+    }
+
+    /// Runs `argv` in the guest, with environment `env` (`KEY=VALUE`).
+    pub fn exec(self, project: &str, name: &str, env: &[&str], argv: &[&str]) -> Cmd {
+        let mut c = self.cmd(project, &["exec", name]);
+        for e in env {
+            c = c.push("--env").push(*e);
+        }
+        c = c.push("--");
         for a in argv {
             c = c.push(*a);
         }
         c
     }
 
-    pub fn snapshot_create(self, project: &str, name: &str, snap: Word) -> Cmd {
-        match self {
-            Backend::Incus => self.cmd(project, &["snapshot", "create", name]).push(snap),
-            Backend::Lxd => self.cmd(project, &["snapshot", name]).push(snap),
-        }
+    /// Writes `bytes` to `path` in the guest, owned by root, with `mode`.
+    pub fn file_push(self, project: &str, name: &str, path: &str, mode: &str, bytes: Vec<u8>) -> Cmd {
+        let target = format!("{name}{path}");
+        self.cmd(project, &["file", "push", "--uid", "0", "--gid", "0", "--mode", mode, "-", &target])
+            .stdin(bytes)
     }
-
-    pub fn snapshot_restore(self, project: &str, name: &str, snap: &str) -> Cmd {
-        match self {
-            Backend::Incus => self.cmd(project, &["snapshot", "restore", name, snap]),
-            Backend::Lxd => self.cmd(project, &["restore", name, snap]),
-        }
-    }
-}
-
-/// True when `prog` is an executable file in a `PATH` directory.
-pub fn on_path(prog: &str) -> bool {
-    find_program(prog).is_some()
-}
-
-pub fn find_program(prog: &str) -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(prog))
-        .find(|p| p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false))
 }
 
 #[cfg(test)]
@@ -142,7 +200,7 @@ mod tests {
         let p = vec!["default".to_string()];
         let i = Backend::Incus.create("default", "img", "c1", &p, &[]);
         let l = Backend::Lxd.create("web", "img", "c1", &p, &[]);
-        let d = |c: &Cmd| c.argv.iter().map(|w| w.display()).collect::<Vec<_>>().join(" ");
+        let d = |c: &Cmd| c.argv.iter().map(|w| w.as_lit().unwrap()).collect::<Vec<_>>().join(" ");
         assert_eq!(d(&i), "incus create img c1 -p default");
         assert_eq!(d(&l), "lxc --project web init img c1 -p default");
     }

@@ -7,8 +7,8 @@
 //! copy (`rsync -a T/ D/`) happens only into directories created by this
 //! run or inside a newly created filesystem, never over existing data.
 
-use crate::plan::model::{Action, Cmd, Cond, Kind, Step};
-use crate::plan::{Builder, origin};
+use crate::plan::model::{Action, Cond, Kind, Step};
+use crate::plan::{Builder, host, origin};
 use crate::resolve::{FsKind, Instance, SourceMode};
 
 /// Adds the preflight checks and steps that create `inst`'s filesystems and
@@ -26,16 +26,15 @@ pub fn steps(b: &mut Builder, inst: &Instance) {
             b.program("mkdir");
             let var = b.var(&["new", name, &fs.id]);
             new_vars.push((fs.id.clone(), var.clone()));
-            let mut cmds = vec![Cmd::new(["mkdir", "-p", &fs.host_dir]).root()];
+            let mut cmds = vec![host::mkdir_p(&fs.host_dir)];
             // Unlike the original, a new directory filesystem's root is chowned
             // like a ZFS one, so `dir: .` devices belong to the container too.
             if let Some(owner) = &inst.owner {
                 b.program("chown");
-                cmds.push(Cmd::new(["chown", owner, &fs.host_dir]).root());
+                cmds.push(host::chown(owner, &fs.host_dir));
             }
             b.step(
                 Step::new(
-                    name,
                     &format!("fs/{}", fs.id),
                     Kind::Host,
                     format!("create directory {}", fs.host_dir),
@@ -48,26 +47,19 @@ pub fn steps(b: &mut Builder, inst: &Instance) {
             continue;
         }
         b.program("zfs");
-        let mut opts: Vec<String> = Vec::new();
-        for (k, v) in &fs.zfsproperties {
-            opts.push("-o".into());
-            opts.push(format!("{k}={v}"));
-        }
         if clone && let Some(src) = &fs.clone_from {
-            let cmd = Cmd::new(["zfs", "clone", "-p"]);
-            let cmd = opts.iter().fold(cmd, |c, o| c.push(o)).push(src).push(&fs.path).root();
+            let cmd = host::zfs_clone(src, &fs.path, &fs.zfsproperties);
             b.check(
                 format!("snapshot {src} exists, unless {} does", fs.host_dir),
                 Cond::Or(vec![
                     Cond::DirExists(fs.host_dir.clone()),
-                    Cond::Succeeds(Cmd::new(["zfs", "list", "-H", "-o", "name", "-t", "snapshot", src])),
+                    Cond::Succeeds(host::zfs_snapshot_exists(src)),
                 ]),
                 format!("cannot clone filesystem {}: snapshot {src} does not exist", fs.id),
                 "create the snapshot (lxops snapshot) on the device-origin instance, or fix device-origin",
             );
             b.step(
                 Step::new(
-                    name,
                     &format!("fs/{}", fs.id),
                     Kind::Host,
                     format!("clone ZFS filesystem {} from {src}", fs.path),
@@ -78,18 +70,15 @@ pub fn steps(b: &mut Builder, inst: &Instance) {
             );
             continue;
         }
-        let create =
-            opts.iter().fold(Cmd::new(["zfs", "create", "-p"]), |c, o| c.push(o)).push(&fs.path).root();
-        let mut cmds = vec![create];
+        let mut cmds = vec![host::zfs_create(&fs.path, &fs.zfsproperties)];
         // Filesystems that the device origin has as transient are created, not
         // cloned, and (as in the original) neither chowned nor treated as new.
         let plain = !fs.origin_transient;
         if plain && let Some(owner) = &inst.owner {
             b.program("chown");
-            cmds.push(Cmd::new(["chown", owner, &fs.host_dir]).root());
+            cmds.push(host::chown(owner, &fs.host_dir));
         }
         let mut step = Step::new(
-            name,
             &format!("fs/{}", fs.id),
             Kind::Host,
             format!("create ZFS filesystem {}", fs.path),
@@ -109,15 +98,14 @@ pub fn steps(b: &mut Builder, inst: &Instance) {
         let Some(fs) = inst.filesystem(fsid) else { continue };
         let at = origin(&d.file, &format!("devices.{}", d.key));
         let dir_var = b.var(&["dir", name, &d.key]);
-        let mut cmds = vec![Cmd::new(["mkdir", "-p", &d.source]).root()];
+        let mut cmds = vec![host::mkdir_p(&d.source)];
         b.program("mkdir");
         if let Some(owner) = &inst.owner {
             b.program("chown");
-            cmds.push(Cmd::new(["chown", owner, &d.source]).root());
+            cmds.push(host::chown(owner, &d.source));
         }
         b.step(
             Step::new(
-                name,
                 &format!("dir/{}", d.key),
                 Kind::Host,
                 format!("create device directory {}", d.source),
@@ -144,14 +132,13 @@ pub fn steps(b: &mut Builder, inst: &Instance) {
                 inst.device_source.as_ref().map(|s| s.instance.as_str()).unwrap_or("")
             ),
         );
-        let mut run_if = vec![Cond::Var(dir_var)];
+        let mut run_if = vec![Cond::Flag(dir_var)];
         if let Some((_, v)) = new_vars.iter().find(|(id, _)| id == fsid) {
-            run_if.push(Cond::Var(v.clone()));
+            run_if.push(Cond::Flag(v.clone()));
         }
-        let cmd = Cmd::new(["rsync", "-a", &format!("{t}/"), &format!("{}/", d.source)]).root();
+        let cmd = host::rsync_into(t, &d.source);
         b.step(
             Step::new(
-                name,
                 &format!("copy/{}", d.key),
                 Kind::Host,
                 format!("copy template {t} into {}", d.source),

@@ -1,14 +1,14 @@
-//! Plans for the instance lifecycle: launch, create-devices, create-profile,
-//! delete and destroy.
+//! Plans for the instance lifecycle: launch, configure, create-devices,
+//! create-profile, delete and destroy.
 //!
-//! Each function adds one instance's checks and steps to a [`Builder`]. What
-//! can be known from the configs is checked here and reported as located
-//! errors before any plan exists; what depends on the host becomes a fact,
-//! a preflight check or a guard.
+//! Each function adds one instance's checks and steps to the current unit
+//! of a [`Builder`]. What can be known from the configs is checked here and
+//! reported as located errors before any plan exists; what depends on the
+//! host becomes a fact, a preflight check or a guard.
 
 use crate::diag::Diag;
-use crate::plan::model::{Action, Cmd, Cond, Kind, Parse, Part, Step, Word};
-use crate::plan::{Builder, devices, origin};
+use crate::plan::model::{Action, Cond, Edge, Kind, Parse, Step, Timer, Word};
+use crate::plan::{Builder, devices, host, origin};
 use crate::resolve::{FsKind, Instance};
 use indexmap::IndexMap;
 
@@ -39,10 +39,11 @@ pub fn profile_yaml(inst: &Instance) -> String {
 /// Checks and the step that create the instance profile with its devices.
 pub fn create_profile(b: &mut Builder, inst: &Instance) {
     let be = b.backend();
+    b.program(be.cli());
     let profiles = b.profiles(&inst.project);
     b.check(
         format!("profile {} does not exist yet", inst.profile),
-        Cond::negate(Cond::FactKey { fact: profiles, key: inst.profile.clone() }),
+        Cond::negate(Cond::has_key(&profiles, &inst.profile)),
         format!("profile {} already exists", inst.profile),
         format!(
             "delete it (lxops delete -n {} {}) or choose another profile-pattern",
@@ -51,12 +52,11 @@ pub fn create_profile(b: &mut Builder, inst: &Instance) {
         ),
     );
     // Two calls whatever the number of devices: LXD 5.0 ignores stdin on create.
-    let create = be.cmd(&inst.project, &["profile", "create", &inst.profile]);
-    let edit = be.cmd(&inst.project, &["profile", "edit", &inst.profile]).stdin(profile_yaml(inst));
+    let create = be.profile_create(&inst.project, &inst.profile);
+    let edit = be.profile_edit(&inst.project, &inst.profile, profile_yaml(inst));
     let n = inst.devices.len();
     b.step(
         Step::new(
-            &inst.name,
             "profile",
             Kind::Server,
             format!("create profile {} with {n} device{}", inst.profile, if n == 1 { "" } else { "s" }),
@@ -82,10 +82,10 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
         }
         if inst.ostype.is_empty() {
             errs.push(
-                Diag::new("no ostype")
-                    .in_file(top)
-                    .at_key("ostype")
-                    .hint(format!("set `ostype` to one of: {}", crate::resolve::OSTYPES.join(", "))),
+                Diag::new("no ostype").in_file(top).at_key("ostype").hint(format!(
+                    "set `ostype` to one of: {}",
+                    crate::cloudconfig::ostype::names().join(", ")
+                )),
             );
         }
     }
@@ -96,14 +96,14 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
         let file = inst.merged.origins.profiles.get(i).cloned().unwrap_or(top.clone());
         b.check(
             format!("profile {p} exists"),
-            Cond::FactKey { fact: profiles.clone(), key: p.clone() },
+            Cond::has_key(&profiles, p),
             format!("profile {p} does not exist (listed in {})", file.display()),
             format!("create it first, or remove it from `profiles` in {}", file.display()),
         );
     }
     b.check(
         format!("instance {name} does not exist yet"),
-        Cond::negate(Cond::FactKey { fact: instances.clone(), key: name.clone() }),
+        Cond::negate(Cond::has_key(&instances, name)),
         format!("instance {name} already exists"),
         "use lxops rebuild to give it a new OS, or lxops delete it first",
     );
@@ -112,14 +112,13 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     {
         b.check(
             format!("origin instance {} exists", o.container),
-            Cond::FactKey { fact: instances, key: o.container.clone() },
+            Cond::has_key(&instances, &o.container),
             format!("origin instance {} does not exist", o.container),
             format!("fix `origin` in {}", inst.merged.origins.field("origin", top).display()),
         );
     }
     devices::steps(b, inst);
     create_profile(b, inst);
-    let launch_profiles = launch_profiles(inst);
     match &inst.origin {
         None => {
             let step = create_step(b, inst);
@@ -131,48 +130,23 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
             } else {
                 format!("{}/{}", o.container, o.snapshot)
             };
-            let mut cmd = be.cmd(&o.project, &["copy", &src, name]);
-            if o.snapshot.is_empty() {
-                cmd = cmd.push("--instance-only");
-            }
-            if o.project != inst.project {
-                cmd = cmd.push("--target-project").push(&inst.project);
-            }
-            for p in &launch_profiles {
-                cmd = cmd.push("-p").push(p);
-            }
             // Across projects, the server wants the source's profiles to exist in
             // the target project: empty placeholders stand in during the copy.
-            let placeholders =
-                (o.project != inst.project).then(|| placeholder_steps(b, inst, &src, &o.project));
+            if o.project != inst.project {
+                placeholders(b, inst, &src, &o.project);
+            }
             b.step(
                 Step::new(
-                    name,
                     "copy",
                     Kind::Server,
                     format!("copy instance {name} from {src}"),
-                    Action::Run(vec![cmd]),
+                    Action::Run(vec![be.copy(&o.project, &src, name, &inst.project, &launch_profiles(inst))]),
                 )
                 .origin(origin(inst.merged.origins.field("origin", top), "origin")),
             );
-            if let Some(list) = placeholders {
-                b.step(Step::new(
-                    name,
-                    "placeholders-delete",
-                    Kind::Server,
-                    "delete the placeholder profiles",
-                    Action::ForEach {
-                        list,
-                        unless_in: None,
-                        cmd: be.cmd(&inst.project, &["profile", "delete"]).push(Word(vec![Part::Item])),
-                        collect: None,
-                        tolerant: true,
-                    },
-                ));
-            }
         }
     }
-    start_and_wait(b, inst, false);
+    start_and_wait(b, inst, None);
     if let Err(e) = crate::guest::configure_steps(b, inst) {
         errs.extend(e.0);
     }
@@ -182,14 +156,13 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
 pub fn stop_step(b: &mut Builder, inst: &Instance) -> Step {
     let name = &inst.name;
     let instances = b.instances(&inst.project);
-    let absent = Cond::negate(Cond::FactKey { fact: instances.clone(), key: name.clone() });
-    let stopped = Cond::FactField { fact: instances, key: name.clone(), value: "STOPPED".into() };
+    let absent = Cond::negate(Cond::has_key(&instances, name));
+    let stopped = Cond::has_row(&instances, name, "STOPPED");
     Step::new(
-        name,
         "stop",
         Kind::Server,
         format!("stop instance {name}"),
-        Action::Run(vec![b.backend().cmd(&inst.project, &["stop", name])]),
+        Action::Run(vec![b.backend().stop(&inst.project, name)]),
     )
     .skip_if(Cond::Or(vec![absent, stopped]), "the instance is absent or stopped")
 }
@@ -206,7 +179,6 @@ pub fn create_step(b: &Builder, inst: &Instance) -> Step {
     let name = &inst.name;
     let cmd = b.backend().create(&inst.project, &inst.image, name, &launch_profiles(inst), &inst.lxc_options);
     Step::new(
-        name,
         "create",
         Kind::Server,
         format!("create instance {name} from image {}", inst.image),
@@ -216,53 +188,59 @@ pub fn create_step(b: &Builder, inst: &Instance) -> Step {
 }
 
 /// Reads the source's profiles and creates empty placeholders for those the
-/// target project lacks; returns the list variable naming the ones created.
-fn placeholder_steps(b: &mut Builder, inst: &Instance, src: &str, src_project: &str) -> String {
+/// target project lacks; the placeholders are deleted by the unit's cleanup,
+/// whether the copy succeeds or not.
+fn placeholders(b: &mut Builder, inst: &Instance, src: &str, src_project: &str) {
     let be = b.backend();
     let name = &inst.name;
     let target = b.profiles(&inst.project);
+    let raw = b.var(&["origin", "config", name]);
     let src_profiles = b.var(&["origin", "profiles", name]);
+    let item = b.var(&["profile", name]);
     let created = b.var(&["placeholders", name]);
     b.step(Step::new(
-        name,
         "origin-profiles",
         Kind::Server,
         format!("read the profiles of {src}"),
         Action::Capture {
-            cmd: be.cmd(src_project, &["config", "show", src]),
+            cmd: be.show(src_project, src),
+            raw,
             outputs: vec![(src_profiles.clone(), Parse::ProfileNames)],
         },
     ));
     b.step(Step::new(
-        name,
         "placeholders",
         Kind::Server,
         format!("create placeholder profiles for those of {src} that project {} lacks", inst.project),
         Action::ForEach {
             list: src_profiles,
+            item: item.clone(),
             unless_in: Some(target),
-            cmd: be.cmd(&inst.project, &["profile", "create"]).push(Word(vec![Part::Item])),
+            cmd: be.profile_create(&inst.project, Word::var(&item)),
             collect: Some(created.clone()),
             tolerant: false,
         },
     ));
-    created
+    let each = b.var(&["placeholder", name]);
+    b.cleanup(
+        be.profile_delete(&inst.project, Word::var(&each)),
+        None,
+        Some(crate::plan::model::Each { list: created, item: each }),
+    );
 }
 
 /// Start the instance and, unless told not to, wait for its network (D15).
-/// With `downtime`, the start ends the instance's downtime stopwatch.
-pub fn start_and_wait(b: &mut Builder, inst: &Instance, downtime: bool) {
-    let be = b.backend();
+/// With a stopwatch, the start ends the instance's downtime.
+pub fn start_and_wait(b: &mut Builder, inst: &Instance, downtime: Option<Timer>) {
     let name = &inst.name;
     let mut start = Step::new(
-        name,
         "start",
         Kind::Server,
         format!("start instance {name}"),
-        Action::Run(vec![be.cmd(&inst.project, &["start", name])]),
+        Action::Run(vec![b.backend().start(&inst.project, name)]),
     );
-    if downtime {
-        start = start.timer(crate::plan::model::Timer::Stop(name.clone()));
+    if let Some(t) = downtime {
+        start = start.timer(Timer { edge: Edge::Stop, ..t });
     }
     b.step(start);
     if let Some(seconds) = b.settings.wait_network {
@@ -273,20 +251,21 @@ pub fn start_and_wait(b: &mut Builder, inst: &Instance, downtime: bool) {
 pub fn wait_network(b: &mut Builder, inst: &Instance, seconds: u32) {
     let be = b.backend();
     let name = &inst.name;
-    {
-        b.step(Step::new(
-            name,
-            "wait-network",
-            Kind::Server,
-            format!("wait for an IPv4 address of {name}"),
-            Action::WaitNetwork {
-                show: be.show_expanded(&inst.project, name),
-                list: be.ipv4_list(&inst.project, name),
-                instance: name.clone(),
-                seconds,
-            },
-        ));
-    }
+    let shown = b.var(&["expanded", name]);
+    let address = b.var(&["address", name]);
+    b.step(Step::new(
+        "wait-network",
+        Kind::Server,
+        format!("wait for an IPv4 address of {name}"),
+        Action::WaitNetwork {
+            show: be.show_expanded(&inst.project, name),
+            shown,
+            list: be.ipv4_list(&inst.project, name),
+            instance: name.clone(),
+            seconds,
+            address,
+        },
+    ));
 }
 
 /// create-devices: filesystems and device directories only.
@@ -302,8 +281,8 @@ pub fn remove(b: &mut Builder, inst: &Instance, destroy: bool, errs: &mut Vec<Di
     b.program(be.cli());
     let instances = b.instances(&inst.project);
     let profiles = b.profiles(&inst.project);
-    let exists = Cond::FactKey { fact: instances.clone(), key: name.clone() };
-    let stopped = Cond::FactField { fact: instances.clone(), key: name.clone(), value: "STOPPED".into() };
+    let exists = Cond::has_key(&instances, name);
+    let stopped = Cond::has_row(&instances, name, "STOPPED");
     if b.settings.force {
         let stop = stop_step(b, inst);
         b.step(stop);
@@ -320,27 +299,22 @@ pub fn remove(b: &mut Builder, inst: &Instance, destroy: bool, errs: &mut Vec<Di
     }
     b.step(
         Step::new(
-            name,
             "delete",
             Kind::Server,
             format!("delete instance {name}"),
-            Action::Run(vec![be.cmd(&inst.project, &["delete", name])]),
+            Action::Run(vec![be.delete(&inst.project, name)]),
         )
         .destructive()
         .skip_if(Cond::negate(exists), "the instance does not exist"),
     );
     b.step(
         Step::new(
-            name,
             "delete-profile",
             Kind::Server,
             format!("delete profile {}", inst.profile),
-            Action::Run(vec![be.cmd(&inst.project, &["profile", "delete", &inst.profile])]),
+            Action::Run(vec![be.profile_delete(&inst.project, &inst.profile)]),
         )
-        .skip_if(
-            Cond::negate(Cond::FactKey { fact: profiles, key: inst.profile.clone() }),
-            "the profile does not exist",
-        ),
+        .skip_if(Cond::negate(Cond::has_key(&profiles, &inst.profile)), "the profile does not exist"),
     );
     let kept: Vec<&str> =
         inst.filesystems.iter().filter(|f| !destroy || !f.destroy).map(|f| f.path.as_str()).collect();
@@ -381,24 +355,49 @@ pub fn remove(b: &mut Builder, inst: &Instance, destroy: bool, errs: &mut Vec<Di
         let step = match fs.kind {
             FsKind::Zfs => {
                 b.program("zfs");
-                let probe = Cmd::new(["zfs", "list", "-H", "-o", "name", &fs.path]);
+                // D25: what is destroyed is where lxops puts it, checked on the host.
+                b.check(
+                    format!("ZFS filesystem {} is mounted at {} (or absent)", fs.path, fs.host_dir),
+                    Cond::Or(vec![
+                        Cond::negate(Cond::Succeeds(host::zfs_exists(&fs.path))),
+                        Cond::Prints { cmd: host::zfs_mountpoint(&fs.path), want: fs.host_dir.clone() },
+                    ]),
+                    format!(
+                        "ZFS filesystem {} is not mounted at {}; refusing to destroy it",
+                        fs.path, fs.host_dir
+                    ),
+                    "lxops expects each dataset at /<dataset>; check its mountpoint property",
+                );
                 Step::new(
-                    name,
                     &format!("destroy/{}", fs.id),
                     Kind::Host,
                     format!("destroy ZFS filesystem {} and its snapshots", fs.path),
-                    Action::Run(vec![Cmd::new(["zfs", "destroy", "-r", &fs.path]).root()]),
+                    Action::Run(vec![host::zfs_destroy_recursive(&fs.path)]),
                 )
-                .skip_if(Cond::negate(Cond::Succeeds(probe)), format!("{} does not exist", fs.path))
+                .skip_if(
+                    Cond::negate(Cond::Succeeds(host::zfs_exists(&fs.path))),
+                    format!("{} does not exist", fs.path),
+                )
             }
             FsKind::Dir => {
                 b.program("rm");
+                b.check(
+                    format!("directory {} is not reached through a symbolic link (or absent)", fs.host_dir),
+                    Cond::Or(vec![
+                        Cond::negate(Cond::DirExists(fs.host_dir.clone())),
+                        Cond::RealDir(fs.host_dir.clone()),
+                    ]),
+                    format!(
+                        "{} is, or is reached through, a symbolic link; refusing to remove it",
+                        fs.host_dir
+                    ),
+                    "point the filesystem's pattern at the real directory",
+                );
                 Step::new(
-                    name,
                     &format!("destroy/{}", fs.id),
                     Kind::Host,
                     format!("remove directory {}", fs.host_dir),
-                    Action::Run(vec![Cmd::new(["rm", "-rf", "--one-file-system", &fs.host_dir]).root()]),
+                    Action::Run(vec![host::remove_tree(&fs.host_dir)]),
                 )
                 .skip_if(
                     Cond::negate(Cond::DirExists(fs.host_dir.clone())),
@@ -415,7 +414,7 @@ pub fn require_running(b: &mut Builder, name: &str, project: &str) {
     let instances = b.instances(project);
     b.check(
         format!("instance {name} is running"),
-        Cond::FactField { fact: instances, key: name.to_string(), value: "RUNNING".into() },
+        Cond::has_row(&instances, name, "RUNNING"),
         format!("instance {name} is not running (or does not exist)"),
         format!("start it first ({} start {name})", b.backend().cli()),
     );

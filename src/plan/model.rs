@@ -1,29 +1,28 @@
 //! The plan: the single description of every side effect lxops can have.
 //!
-//! A [`Plan`] is data: facts captured before anything changes, preflight
-//! checks over them, and ordered [`Step`]s. Each step has a stable id, a
-//! title, the config key it came from, its kind (host / server / guest),
-//! whether it is destructive, an optional guard (skip the step when its effect
-//! is already there) and its action: commands as argv vectors, a captured
-//! run-time variable, or a wait. Renderers and the executor read plans; only
-//! `plan::*` builds them. Nothing here quotes or runs anything.
+//! A [`Plan`] is data: facts read before anything changes, preflight checks
+//! over them, and one [`Unit`] per instance holding its ordered [`Step`]s, the
+//! undo windows that restore the state before a failed change, and the
+//! cleanup that runs whatever happens. A step has a stable id, a title, the
+//! config key it came from, its kind (host / server / guest), whether it is
+//! destructive, an optional guard (skip the step when its effect is already
+//! there) and its action. Every run-time value (captured output, flags set by
+//! steps, stopwatches, loop items) is named here, by the builder; the two
+//! runtimes in `crate::runtime` only give these names a bash or a Rust
+//! meaning. Only `plan::*` builds plans; nothing here quotes or runs anything.
 
-use serde::Serialize;
-
-/// Where a command's argument comes from: literal text or a run-time variable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Where an argument comes from: literal text or a run-time value.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part {
     Lit(String),
+    /// A run-time scalar, by its plan-wide name.
     Var(String),
     /// A run-time list: expands to zero or more whole words (a word holding
     /// a list holds nothing else).
     List(String),
-    /// The current element inside a `ForEach` action.
-    Item,
 }
 
-/// One argv element, possibly with run-time variables inside.
+/// One argv element, possibly with run-time values inside.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word(pub Vec<Part>);
 
@@ -40,17 +39,29 @@ impl Word {
         Word(vec![Part::List(v.into())])
     }
 
-    /// The word with variables shown as `$NAME`, for humans and JSON.
-    pub fn display(&self) -> String {
-        self.0
-            .iter()
-            .map(|p| match p {
-                Part::Lit(s) => s.clone(),
-                Part::Var(v) => format!("${v}"),
-                Part::List(v) => format!("${v}[@]"),
-                Part::Item => "$item".to_string(),
-            })
-            .collect()
+    /// `prefix` followed by the value of `var`.
+    pub fn lit_var(prefix: impl Into<String>, var: impl Into<String>) -> Word {
+        Word(vec![Part::Lit(prefix.into()), Part::Var(var.into())])
+    }
+
+    /// The literal text when the word has no run-time part.
+    pub fn as_lit(&self) -> Option<String> {
+        let mut s = String::new();
+        for p in &self.0 {
+            match p {
+                Part::Lit(l) => s.push_str(l),
+                Part::Var(_) | Part::List(_) => return None,
+            }
+        }
+        Some(s)
+    }
+
+    /// Run-time values the word reads.
+    pub fn vars(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|p| match p {
+            Part::Var(v) | Part::List(v) => Some(v.as_str()),
+            Part::Lit(_) => None,
+        })
     }
 }
 
@@ -72,14 +83,49 @@ impl From<&String> for Word {
     }
 }
 
+/// The host a command runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Target {
+    /// The host that runs the script or lxops.
+    #[default]
+    Local,
+    /// Another host, through `ssh -o BatchMode=yes -- DEST 'quoted argv'`;
+    /// with `sudo`, host commands that need root run through `sudo -n` there.
+    Ssh { dest: Word, sudo: bool },
+}
+
+/// A command's standard input.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Input {
+    /// Nothing (`/dev/null`).
+    #[default]
+    Null,
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// The content of a file on the host that runs the command.
+    File(Word),
+}
+
+/// Where a command's standard output goes (its standard error always goes
+/// to the run's standard error).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Sink {
+    /// The run's standard error, with the progress lines.
+    #[default]
+    Log,
+    /// A file on the host that runs lxops or the script (created or truncated).
+    File(Word),
+}
+
 /// A command: an argv vector, never a shell string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cmd {
     pub argv: Vec<Word>,
     /// A host command that needs root (run through sudo when not root).
     pub root: bool,
-    /// Bytes fed to the command's standard input.
-    pub stdin: Option<Vec<u8>>,
+    pub target: Target,
+    pub stdin: Input,
+    pub stdout: Sink,
 }
 
 impl Cmd {
@@ -88,7 +134,13 @@ impl Cmd {
         I: IntoIterator<Item = W>,
         W: Into<Word>,
     {
-        Cmd { argv: argv.into_iter().map(Into::into).collect(), root: false, stdin: None }
+        Cmd {
+            argv: argv.into_iter().map(Into::into).collect(),
+            root: false,
+            target: Target::Local,
+            stdin: Input::Null,
+            stdout: Sink::Log,
+        }
     }
 
     /// Marks a host command that needs root.
@@ -98,7 +150,22 @@ impl Cmd {
     }
 
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Cmd {
-        self.stdin = Some(bytes.into());
+        self.stdin = Input::Bytes(bytes.into());
+        self
+    }
+
+    pub fn stdin_file(mut self, path: Word) -> Cmd {
+        self.stdin = Input::File(path);
+        self
+    }
+
+    pub fn stdout_file(mut self, path: Word) -> Cmd {
+        self.stdout = Sink::File(path);
+        self
+    }
+
+    pub fn on(mut self, target: Target) -> Cmd {
+        self.target = target;
         self
     }
 
@@ -107,44 +174,52 @@ impl Cmd {
         self
     }
 
+    /// The program's name (the first word's literal text).
     pub fn program(&self) -> String {
-        self.argv.first().map(|w| w.display()).unwrap_or_default()
+        self.argv.first().and_then(Word::as_lit).unwrap_or_default()
     }
 
-    /// Run-time variables the command reads.
-    pub fn vars(&self) -> impl Iterator<Item = &str> {
-        self.argv.iter().flat_map(|w| w.0.iter()).filter_map(|p| match p {
-            Part::Var(v) | Part::List(v) => Some(v.as_str()),
-            Part::Lit(_) | Part::Item => None,
-        })
+    /// Run-time values the command reads (argv, target, input and output files).
+    pub fn vars(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.argv.iter().flat_map(Word::vars).collect();
+        if let Target::Ssh { dest, .. } = &self.target {
+            v.extend(dest.vars());
+        }
+        if let Input::File(w) = &self.stdin {
+            v.extend(w.vars());
+        }
+        if let Sink::File(w) = &self.stdout {
+            v.extend(w.vars());
+        }
+        v
     }
 }
 
-/// A run-time condition, evaluated the same way by the script and `--execute`.
+/// A run-time condition, evaluated the same way by the script and `--execute`
+/// (both halves are in `runtime::cond`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cond {
     /// The path is a directory on the host.
     DirExists(String),
-    /// The run-time variable is set to 1.
-    Var(String),
-    /// A captured fact has a line equal to this text.
-    FactLine {
-        fact: String,
-        line: String,
-    },
-    /// A captured CSV fact has a line whose first field is `key` and second `value`.
-    FactField {
-        fact: String,
-        key: String,
-        value: String,
-    },
-    /// A captured CSV fact has a line whose first field is `key`.
-    FactKey {
+    /// The path is a directory that is neither a symbolic link nor reached
+    /// through one: what a destroy may remove.
+    RealDir(String),
+    /// The run-time flag was set by a step that ran.
+    Flag(String),
+    /// A fact has a line whose first comma-separated field is `key` and,
+    /// when `value` is given, whose second field is `value`.
+    FactRow {
         fact: String,
         key: String,
+        value: Option<String>,
     },
     /// The command exits 0 (its output is discarded).
     Succeeds(Cmd),
+    /// The command exits 0 and prints exactly `want` (trailing newlines aside).
+    Prints {
+        cmd: Cmd,
+        want: String,
+    },
     /// The run-time list has no element.
     ListEmpty(String),
     Not(Box<Cond>),
@@ -157,14 +232,36 @@ impl Cond {
         Cond::Not(Box::new(c))
     }
 
-    /// Appends the run-time variables and lists the condition reads.
+    /// A fact row whose first field is `key`.
+    pub fn has_key(fact: &str, key: &str) -> Cond {
+        Cond::FactRow { fact: fact.to_string(), key: key.to_string(), value: None }
+    }
+
+    /// A fact row `key,value,…`.
+    pub fn has_row(fact: &str, key: &str, value: &str) -> Cond {
+        Cond::FactRow { fact: fact.to_string(), key: key.to_string(), value: Some(value.to_string()) }
+    }
+
+    /// Appends the run-time values the condition reads (facts excluded).
     pub fn vars(&self, out: &mut Vec<String>) {
         match self {
-            Cond::Var(v) | Cond::ListEmpty(v) => out.push(v.clone()),
-            Cond::Succeeds(c) => out.extend(c.vars().map(str::to_string)),
+            Cond::Flag(v) | Cond::ListEmpty(v) => out.push(v.clone()),
+            Cond::Succeeds(c) | Cond::Prints { cmd: c, .. } => {
+                out.extend(c.vars().into_iter().map(str::to_string))
+            }
             Cond::Not(i) => i.vars(out),
             Cond::And(v) | Cond::Or(v) => v.iter().for_each(|c| c.vars(out)),
-            Cond::DirExists(_) | Cond::FactLine { .. } | Cond::FactField { .. } | Cond::FactKey { .. } => {}
+            Cond::DirExists(_) | Cond::RealDir(_) | Cond::FactRow { .. } => {}
+        }
+    }
+
+    /// Every command the condition may run.
+    pub fn commands(&self) -> Vec<&Cmd> {
+        match self {
+            Cond::Succeeds(c) | Cond::Prints { cmd: c, .. } => vec![c],
+            Cond::Not(i) => i.commands(),
+            Cond::And(v) | Cond::Or(v) => v.iter().flat_map(Cond::commands).collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -176,21 +273,20 @@ pub struct Fact {
     pub cmd: Cmd,
 }
 
-/// A preflight check: when `ok` is false the plan stops before its first change.
+/// A preflight check: when `ok` is false the plan stops before its first
+/// change. Checks are about state the plan changes, so a resumed run
+/// (`--from`) does not evaluate them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     pub title: String,
     pub ok: Cond,
     pub error: String,
     pub hint: String,
-    /// Checks about state the plan itself changes; `--from` does not enforce them.
-    pub state: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Runs on the host: zfs, mkdir, chown, rsync.
+    /// Runs on a host: zfs, mkdir, chown, rsync.
     Host,
     /// Talks to the container manager: incus or lxc.
     Server,
@@ -198,11 +294,22 @@ pub enum Kind {
     Guest,
 }
 
-/// How a captured command's output becomes a run-time value.
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Host => "host",
+            Kind::Server => "server",
+            Kind::Guest => "guest",
+        }
+    }
+}
+
+/// How a captured command's output becomes a run-time value (both halves
+/// are in `runtime::parse`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parse {
-    /// The whole output, trailing newlines removed.
-    Trim,
+    /// The whole output.
+    Text,
     /// From `config show`: the profile names joined by commas, with `old`
     /// replaced by `new` (appended when absent) if given.
     Profiles { replace: Option<(String, String)> },
@@ -218,68 +325,42 @@ impl Parse {
     pub fn is_list(&self) -> bool {
         matches!(self, Parse::Hwaddrs | Parse::HwaddrKeys | Parse::ProfileNames)
     }
+}
 
-    /// The value(s) from a command's output. The script's awk programs
-    /// (`render::shell::parse_program`) must compute exactly the same.
-    pub fn apply(&self, out: &str) -> Vec<String> {
-        match self {
-            Parse::Trim => vec![out.trim_end_matches('\n').to_string()],
-            Parse::Profiles { replace } => {
-                let (old, new) = replace.clone().unwrap_or_default();
-                let mut names: Vec<String> = Vec::new();
-                let mut found = false;
-                let mut inside = false;
-                for line in out.lines() {
-                    if line.starts_with("profiles:") {
-                        inside = true;
-                    } else if inside && let Some(x) = line.strip_prefix("- ") {
-                        if !old.is_empty() && x == old {
-                            found = true;
-                            names.push(new.clone());
-                        } else {
-                            names.push(x.to_string());
-                        }
-                    } else {
-                        inside = false;
-                    }
-                }
-                if !old.is_empty() && !found {
-                    names.push(new);
-                }
-                vec![names.join(",")]
-            }
-            Parse::ProfileNames => {
-                let mut names = Vec::new();
-                let mut inside = false;
-                for line in out.lines() {
-                    if line.starts_with("profiles:") {
-                        inside = true;
-                    } else if inside && let Some(x) = line.strip_prefix("- ") {
-                        names.push(x.to_string());
-                    } else {
-                        inside = false;
-                    }
-                }
-                names
-            }
-            Parse::Hwaddrs | Parse::HwaddrKeys => out
-                .lines()
-                .filter(|l| {
-                    l.strip_prefix("  volatile.")
-                        .and_then(|r| r.split_once('.'))
-                        .is_some_and(|(nic, rest)| !nic.is_empty() && rest.starts_with("hwaddr: "))
-                })
-                .map(|l| {
-                    let mut f = l.split_whitespace();
-                    let key = f.next().unwrap_or("").trim_end_matches(':');
-                    if *self == Parse::Hwaddrs {
-                        format!("{key}={}", f.next().unwrap_or(""))
-                    } else {
-                        format!("{key}=")
-                    }
-                })
-                .collect(),
+/// A command whose failure is reported without failing the run, and which
+/// only runs when its condition holds (undo and cleanup); with `each`, it
+/// runs once per element of a run-time list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guarded {
+    pub cmd: Cmd,
+    pub when: Option<Cond>,
+    pub each: Option<Each>,
+}
+
+/// A run-time list to loop over, and the name of its current element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Each {
+    pub list: String,
+    pub item: String,
+}
+
+impl Guarded {
+    pub fn new(cmd: Cmd, when: Option<Cond>) -> Guarded {
+        Guarded { cmd, when, each: None }
+    }
+
+    /// Run-time values the command reads (its own loop element excluded).
+    pub fn reads(&self) -> Vec<String> {
+        let item = self.each.as_ref().map(|e| e.item.as_str());
+        let mut r: Vec<String> =
+            self.cmd.vars().into_iter().filter(|v| Some(*v) != item).map(str::to_string).collect();
+        if let Some(c) = &self.when {
+            c.vars(&mut r);
         }
+        if let Some(e) = &self.each {
+            r.push(e.list.clone());
+        }
+        r
     }
 }
 
@@ -288,25 +369,70 @@ impl Parse {
 pub enum Action {
     /// Run these commands in order; the first failure fails the step.
     Run(Vec<Cmd>),
-    /// Run the command once and derive run-time values from its output.
-    Capture { cmd: Cmd, outputs: Vec<(String, Parse)> },
-    /// Wait for a global IPv4 address, unless the instance has no NIC.
-    WaitNetwork { show: Cmd, list: Cmd, instance: String, seconds: u32 },
+    /// One pipeline: each command's output is the next one's input; the step
+    /// fails when any of them fails.
+    Pipe(Vec<Cmd>),
+    /// Run the command once; keep its output in `raw` and derive run-time
+    /// values from it.
+    Capture { cmd: Cmd, raw: String, outputs: Vec<(String, Parse)> },
+    /// Wait for a global IPv4 address (kept in `address`), unless the
+    /// instance has no NIC: `show` (its expanded config, kept in `shown`)
+    /// says whether it has one, `list` is polled once a second.
+    WaitNetwork { show: Cmd, shown: String, list: Cmd, instance: String, seconds: u32, address: String },
     /// Wait until a command succeeds in the guest (retrying once a second).
     WaitReady { probe: Cmd, seconds: u32 },
     /// Run `cmd` once per element of the run-time list `list` (the element
-    /// is `Part::Item`), skipping elements that are keys of the fact
-    /// `unless_in`, collecting the elements done into the list `collect`.
-    /// With `tolerant`, a failing command is reported and the loop goes on.
-    ForEach { list: String, unless_in: Option<String>, cmd: Cmd, collect: Option<String>, tolerant: bool },
+    /// is the run-time value `item`), skipping elements that are keys of the
+    /// fact `unless_in`, collecting the elements done into the list
+    /// `collect`. With `tolerant`, a failing command is reported and the
+    /// loop goes on.
+    ForEach {
+        list: String,
+        item: String,
+        unless_in: Option<String>,
+        cmd: Cmd,
+        collect: Option<String>,
+        tolerant: bool,
+    },
+}
+
+/// Starts or stops a stopwatch (rebuild downtime). The times are run-time
+/// values named by the plan; the time is printed at the end of the run when
+/// both steps ran (`downtime LABEL: 1.23 s`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timer {
+    /// What is timed, for the message.
+    pub label: String,
+    /// The run-time value holding the start time.
+    pub start: String,
+    /// The run-time value holding the stop time.
+    pub stop: String,
+    pub edge: Edge,
+}
+
+impl Timer {
+    /// The run-time value this step's edge sets.
+    pub fn var(&self) -> &str {
+        match self.edge {
+            Edge::Start => &self.start,
+            Edge::Stop => &self.stop,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// The stopwatch starts when the step begins.
+    Start,
+    /// The stopwatch stops when the step is done.
+    Stop,
 }
 
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
-    /// Stable across runs: `<instance>/<what>[/<object>]`.
+    /// Stable across runs, unique within its unit: `<what>[/<object>]`.
     pub id: String,
-    pub instance: String,
     pub title: String,
     /// Where in the config the step comes from (`file: key`).
     pub origin: Option<String>,
@@ -314,39 +440,18 @@ pub struct Step {
     pub destructive: bool,
     /// When true at run time, the step is skipped because its effect is there.
     pub skip_if: Option<Cond>,
-    /// Human wording of `skip_if`, e.g. "skipped if /tank/x exists".
+    /// Human wording of `skip_if`, e.g. "/tank/x exists".
     pub skip_note: Option<String>,
-    /// Run-time variables set to 1 when the step runs.
+    /// Run-time flags set when the step has run.
     pub sets: Vec<String>,
-    /// Starts or stops a named stopwatch when the step has run (downtime).
     pub timer: Option<Timer>,
     pub action: Action,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Timer {
-    Start(String),
-    Stop(String),
-}
-
-/// Commands that undo a partly done change when a step in `first..=last`
-/// (1-based) fails: each runs when its condition holds; failures are reported
-/// and the next command still runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rollback {
-    pub instance: String,
-    pub first: usize,
-    pub last: usize,
-    pub cmds: Vec<(Cmd, Option<Cond>)>,
-    /// Printed after the rollback, e.g. where the pre-change snapshot is.
-    pub message: Vec<Word>,
-}
-
 impl Step {
-    pub fn new(instance: &str, id: &str, kind: Kind, title: impl Into<String>, action: Action) -> Step {
+    pub fn new(id: &str, kind: Kind, title: impl Into<String>, action: Action) -> Step {
         Step {
-            id: format!("{instance}/{id}"),
-            instance: instance.to_string(),
+            id: id.to_string(),
             title: title.into(),
             origin: None,
             kind,
@@ -380,20 +485,127 @@ impl Step {
         self
     }
 
-    pub fn sets(mut self, var: impl Into<String>) -> Step {
-        self.sets.push(var.into());
+    pub fn sets(mut self, flag: impl Into<String>) -> Step {
+        self.sets.push(flag.into());
         self
     }
 
-    /// Every command the step may run, in order.
+    /// Every command the step may run, guard included, in order.
     pub fn commands(&self) -> Vec<&Cmd> {
+        let mut out: Vec<&Cmd> = self.skip_if.as_ref().map(Cond::commands).unwrap_or_default();
         match &self.action {
-            Action::Run(c) => c.iter().collect(),
-            Action::Capture { cmd, .. } => vec![cmd],
-            Action::WaitNetwork { show, list, .. } => vec![show, list],
-            Action::WaitReady { probe, .. } => vec![probe],
-            Action::ForEach { cmd, .. } => vec![cmd],
+            Action::Run(c) | Action::Pipe(c) => out.extend(c.iter()),
+            Action::Capture { cmd, .. } => out.push(cmd),
+            Action::WaitNetwork { show, list, .. } => out.extend([show, list]),
+            Action::WaitReady { probe, .. } => out.push(probe),
+            Action::ForEach { cmd, .. } => out.push(cmd),
         }
+        out
+    }
+
+    /// Run-time values the step creates.
+    pub fn produces(&self) -> Vec<&str> {
+        let mut p: Vec<&str> = self.sets.iter().map(String::as_str).collect();
+        match &self.action {
+            Action::Capture { raw, outputs, .. } => {
+                p.push(raw);
+                p.extend(outputs.iter().map(|(v, _)| v.as_str()));
+            }
+            Action::WaitNetwork { shown, address, .. } => p.extend([shown.as_str(), address.as_str()]),
+            Action::ForEach { item, collect, .. } => {
+                p.push(item);
+                p.extend(collect.as_deref());
+            }
+            _ => {}
+        }
+        if let Some(t) = &self.timer {
+            p.push(t.var());
+        }
+        p
+    }
+
+    /// Run-time values the step reads (its own loop item excluded).
+    pub fn reads(&self) -> Vec<String> {
+        let mut r: Vec<String> = Vec::new();
+        if let Some(c) = &self.skip_if {
+            c.vars(&mut r);
+        }
+        let own_item = match &self.action {
+            Action::ForEach { item, list, .. } => {
+                r.push(list.clone());
+                Some(item.as_str())
+            }
+            _ => None,
+        };
+        for c in self.commands() {
+            r.extend(c.vars().into_iter().filter(|v| Some(*v) != own_item).map(str::to_string));
+        }
+        // A stopwatch is not a reason to refuse resuming: a resumed run
+        // reports no downtime.
+        r
+    }
+}
+
+/// Commands that undo a partly done change when a step in `first..=last`
+/// (1-based, within the unit) fails: each runs when its condition holds;
+/// failures are reported and the next command still runs. `message` is
+/// printed afterwards, e.g. where the pre-change snapshots are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undo {
+    pub first: usize,
+    pub last: usize,
+    pub cmds: Vec<Guarded>,
+    pub message: Vec<Word>,
+}
+
+/// Everything lxops does to one instance: its steps, undo windows, and the
+/// cleanup that runs when the unit ends, whether it succeeded or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// The instance (unique in the plan).
+    pub name: String,
+    pub steps: Vec<Step>,
+    pub undo: Vec<Undo>,
+    pub cleanup: Vec<Guarded>,
+}
+
+impl Unit {
+    /// For each step, whether the unit can be resumed there: no earlier
+    /// step creates a run-time value that this step, a later one, the undo
+    /// or the cleanup reads (a resumed run would not have it). One pass: a
+    /// value created by step p and last read by step r blocks p+1..=r.
+    pub fn resume_points(&self) -> Vec<bool> {
+        use std::collections::HashMap;
+        let n = self.steps.len();
+        let mut first_produced: HashMap<&str, usize> = HashMap::new();
+        let mut last_read: HashMap<String, usize> = HashMap::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            for p in s.produces() {
+                first_produced.entry(p).or_insert(i);
+            }
+            for r in s.reads() {
+                last_read.insert(r, i);
+            }
+        }
+        let mut tail: Vec<String> = Vec::new();
+        for g in self.undo.iter().flat_map(|u| u.cmds.iter()).chain(self.cleanup.iter()) {
+            tail.extend(g.reads());
+        }
+        tail.extend(
+            self.undo.iter().flat_map(|u| u.message.iter()).flat_map(|w| w.vars().map(str::to_string)),
+        );
+        for v in tail {
+            last_read.insert(v, n);
+        }
+        let mut ok = vec![true; n];
+        for (v, p) in first_produced {
+            if let Some(&r) = last_read.get(v) {
+                for slot in ok.iter_mut().take(r.min(n.saturating_sub(1)) + 1).skip(p + 1) {
+                    *slot = false;
+                }
+            }
+        }
+        ok
     }
 }
 
@@ -403,91 +615,94 @@ pub struct Plan {
     /// The lxops command, e.g. `launch`.
     pub command: String,
     pub backend: crate::plan::backend::Backend,
-    pub instances: Vec<String>,
-    /// Programs the plan runs on the host (checked first).
+    /// Names locked for the run (`flock` on `lxops-NAME.lock`): every
+    /// instance name the plan creates, renames or deletes.
+    pub locks: Vec<String>,
+    /// Programs the plan runs on this host (checked first).
     pub programs: Vec<String>,
     pub facts: Vec<Fact>,
     pub checks: Vec<Check>,
-    pub steps: Vec<Step>,
+    pub units: Vec<Unit>,
     /// Remarks the listing shows before the steps.
     pub notes: Vec<String>,
-    pub rollbacks: Vec<Rollback>,
     /// Input files and their contents' sha256, for the script header.
     pub inputs: Vec<(String, String)>,
 }
 
+/// A point to resume a plan at: step `step` (1-based) of unit `unit` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    pub unit: usize,
+    pub step: usize,
+}
+
 impl Plan {
-    pub fn destructive_count(&self) -> usize {
-        self.steps.iter().filter(|s| s.destructive).count()
+    pub fn instances(&self) -> Vec<&str> {
+        self.units.iter().map(|u| u.name.as_str()).collect()
     }
 
-    /// Whether the plan can be resumed at step `k` (1-based): no earlier
-    /// step sets a run-time value that step `k` or a later one (or a
-    /// rollback) reads, since a resumed run would not have it.
-    pub fn resumable(&self, k: usize) -> bool {
-        self.resume_points().get(k.wrapping_sub(1)).copied().unwrap_or(false)
+    pub fn step_count(&self) -> usize {
+        self.units.iter().map(|u| u.steps.len()).sum()
     }
 
-    /// For each step, whether the plan can be resumed there; one pass over
-    /// the steps: a value produced by step p and last read by step r blocks
-    /// resuming at every step in p+1..=r.
-    pub fn resume_points(&self) -> Vec<bool> {
-        let n = self.steps.len();
-        let mut first_produced: std::collections::HashMap<&str, usize> = Default::default();
-        let mut last_read: std::collections::HashMap<String, usize> = Default::default();
-        for (i, s) in self.steps.iter().enumerate() {
-            let mut produced: Vec<&str> = s.sets.iter().map(|v| v.as_str()).collect();
-            match &s.action {
-                Action::Capture { outputs, .. } => produced.extend(outputs.iter().map(|(v, _)| v.as_str())),
-                Action::ForEach { collect: Some(v), .. } => produced.push(v.as_str()),
-                _ => {}
-            }
-            for p in produced {
-                first_produced.entry(p).or_insert(i);
-            }
-            let mut read: Vec<String> = Vec::new();
-            if let Some(c) = &s.skip_if {
-                c.vars(&mut read);
-            }
-            for c in s.commands() {
-                read.extend(c.vars().map(str::to_string));
-            }
-            if let Action::ForEach { list, .. } = &s.action {
-                read.push(list.clone());
-            }
-            for r in read {
-                last_read.insert(r, i);
-            }
-        }
-        // Rollbacks may run after any step: their reads count as read at the end.
-        for r in &self.rollbacks {
-            let mut read: Vec<String> = Vec::new();
-            for (c, cond) in &r.cmds {
-                read.extend(c.vars().map(str::to_string));
-                if let Some(cond) = cond {
-                    cond.vars(&mut read);
-                }
-            }
-            for w in &r.message {
-                for p in &w.0 {
-                    if let Part::Var(v) | Part::List(v) = p {
-                        read.push(v.clone());
-                    }
-                }
-            }
-            for v in read {
-                last_read.insert(v, n);
-            }
-        }
-        let mut ok = vec![true; n];
-        for (v, p) in first_produced {
-            if let Some(&r) = last_read.get(v) {
-                // Resuming at step index k (0-based) loses values produced before k.
-                for slot in ok.iter_mut().take(r.min(n - 1) + 1).skip(p + 1) {
-                    *slot = false;
+    pub fn destructive_steps(&self) -> Vec<(&Unit, usize, &Step)> {
+        let mut out = Vec::new();
+        for u in &self.units {
+            for (i, s) in u.steps.iter().enumerate() {
+                if s.destructive {
+                    out.push((u, i + 1, s));
                 }
             }
         }
-        ok
+        out
+    }
+
+    /// The label of a resume point as `--from` takes it: `STEP` when the
+    /// plan has one unit, `INSTANCE:STEP` otherwise.
+    pub fn resume_label(&self, r: Resume) -> String {
+        if self.units.len() == 1 {
+            r.step.to_string()
+        } else {
+            format!("{}:{}", self.units[r.unit].name, r.step)
+        }
+    }
+
+    /// Every point the plan can be resumed at, in order.
+    pub fn resume_points(&self) -> Vec<Resume> {
+        let mut out = Vec::new();
+        for (u, unit) in self.units.iter().enumerate() {
+            for (i, ok) in unit.resume_points().into_iter().enumerate() {
+                if ok {
+                    out.push(Resume { unit: u, step: i + 1 });
+                }
+            }
+        }
+        out
+    }
+
+    /// Parses a `--from` value: `STEP` (one unit) or `INSTANCE:STEP`, and
+    /// checks the plan can be resumed there.
+    pub fn parse_resume(&self, s: &str) -> Result<Resume, String> {
+        let (unit, step) = match s.rsplit_once(':') {
+            Some((name, n)) => match self.units.iter().position(|u| u.name == name) {
+                Some(u) => (u, n),
+                None => return Err(format!("the plan has no instance {name:?}")),
+            },
+            None if self.units.len() == 1 => (0, s),
+            None => return Err("the plan has several instances: write INSTANCE:STEP".to_string()),
+        };
+        let n = self.units[unit].steps.len();
+        let step: usize = match step.parse() {
+            Ok(k) if (1..=n).contains(&k) => k,
+            _ => return Err(format!("{step:?} is not a step of {} (1 to {n})", self.units[unit].name)),
+        };
+        let r = Resume { unit, step };
+        if step > 1 && !self.resume_points().contains(&r) {
+            return Err(format!(
+                "an earlier step computes values step {} needs; run the whole plan again",
+                self.resume_label(r)
+            ));
+        }
+        Ok(r)
     }
 }

@@ -1,18 +1,19 @@
-//! Plans for rebuild (a new OS under the same data, IP and profiles) and rename.
+//! The rebuild plan: a new OS under the same data, IP and profiles.
 //!
-//! Rebuild's default "recreate" mode keeps the old instance as a fallback
-//! under another name until the new one is configured: captures the profile
+//! The default "recreate" mode keeps the old instance as a fallback under
+//! another name until the new one is configured: it captures the profile
 //! list and NIC MAC addresses, snapshots the non-transient ZFS filesystems,
-//! stops and renames the instance, gives the fallback's MACs up (both servers
-//! refuse to start an instance whose MAC another instance has), brings the
-//! instance profile up to date, creates the new instance with the captured
-//! profiles and MACs, starts, waits and configures it, and only then deletes
-//! the fallback. A failure after the stop rolls back to the fallback.
+//! stops and renames the instance, gives the fallback's MACs up (both
+//! servers refuse to start an instance whose MAC another instance has),
+//! brings the instance profile up to date, creates the new instance with
+//! the captured profiles and MACs, starts, waits and configures it, and only
+//! then deletes the fallback. An undo window from the stop to the end of
+//! the configuration puts the old instance back if any of it fails.
 //! `--native` uses the server's own `rebuild` instead.
 
 use crate::diag::Diag;
-use crate::plan::model::{Action, Cmd, Cond, Kind, Parse, Rollback, Step, Timer, Word};
-use crate::plan::{Builder, lifecycle, origin};
+use crate::plan::model::{Action, Cond, Edge, Guarded, Kind, Parse, Part, Step, Timer, Word};
+use crate::plan::{Builder, host, lifecycle, origin};
 use crate::resolve::{FsKind, Instance};
 
 #[derive(Debug, Clone, Default)]
@@ -23,12 +24,16 @@ pub struct RebuildOptions {
     pub native: bool,
 }
 
-/// The name the old instance carries while the new one is built.
+const FALLBACK_SUFFIX: &str = "-lxops-fallback";
+
+/// The longest instance name that has a fallback name (an instance name is
+/// at most 63 characters; the fallback adds a suffix, never truncates).
+pub const MAX_REBUILD_NAME: usize = 63 - FALLBACK_SUFFIX.len();
+
+/// The name the old instance carries while the new one is built: one name,
+/// one fallback (names longer than [`MAX_REBUILD_NAME`] are refused).
 pub fn fallback_name(name: &str) -> String {
-    const SUFFIX: &str = "-lxops-fallback";
-    let keep = 63 - SUFFIX.len();
-    let base: String = name.chars().take(keep).collect();
-    format!("{}{SUFFIX}", base.trim_end_matches('-'))
+    format!("{name}{FALLBACK_SUFFIX}")
 }
 
 /// Checks common to both modes: the instance, its data directories, the image.
@@ -54,7 +59,7 @@ fn checks(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     let instances = b.instances(&inst.project);
     b.check(
         format!("instance {name} exists"),
-        Cond::FactKey { fact: instances, key: name.clone() },
+        Cond::has_key(&instances, name),
         format!("instance {name} does not exist"),
         "use lxops launch to create it",
     );
@@ -71,7 +76,7 @@ fn checks(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     }
     b.check(
         format!("image {} is known", inst.image),
-        Cond::Succeeds(be.cmd(&inst.project, &["image", "info", &inst.image])),
+        Cond::Succeeds(be.image_info(&inst.project, &inst.image)),
         format!("image {} is not known to the server", inst.image),
         format!("import it or fix `image` ({} image list)", be.cli()),
     );
@@ -84,32 +89,28 @@ fn snapshot_steps(b: &mut Builder, inst: &Instance) -> Option<(String, Vec<Strin
         return None;
     }
     let name = &inst.name;
+    let raw = b.var(&["date", name]);
     let var = b.var(&["snapshot", name]);
     b.program("date");
     b.program("zfs");
     b.step(Step::new(
-        name,
         "snapshot-name",
         Kind::Host,
         "choose the snapshot name (UTC time)",
         Action::Capture {
-            cmd: Cmd::new(["date", "-u", "+lxops-rebuild-%Y%m%d-%H%M%S"]),
-            outputs: vec![(var.clone(), Parse::Trim)],
+            cmd: host::utc_time("lxops-rebuild-%Y%m%d-%H%M%S"),
+            raw,
+            outputs: vec![(var.clone(), Parse::Text)],
         },
     ));
     let datasets: Vec<String> = fss.iter().map(|f| f.path.clone()).collect();
     for fs in fss {
-        let snap = Word(vec![
-            crate::plan::model::Part::Lit(format!("{}@", fs.path)),
-            crate::plan::model::Part::Var(var.clone()),
-        ]);
         b.step(
             Step::new(
-                name,
                 &format!("snapshot/{}", fs.id),
                 Kind::Host,
                 format!("snapshot ZFS filesystem {}", fs.path),
-                Action::Run(vec![Cmd::new(["zfs", "snapshot"]).push(snap).root()]),
+                Action::Run(vec![host::zfs_snapshot(Word::lit_var(format!("{}@", fs.path), &var))]),
             )
             .origin(origin(&fs.file, &format!("filesystems.{}", fs.id))),
         );
@@ -117,19 +118,53 @@ fn snapshot_steps(b: &mut Builder, inst: &Instance) -> Option<(String, Vec<Strin
     Some((var, datasets))
 }
 
+/// A downtime stopwatch for the instance.
+fn stopwatch(b: &mut Builder, name: &str) -> Timer {
+    Timer {
+        label: name.to_string(),
+        start: b.var(&["down", name]),
+        stop: b.var(&["up", name]),
+        edge: Edge::Start,
+    }
+}
+
 pub fn rebuild(b: &mut Builder, inst: &Instance, o: &RebuildOptions, errs: &mut Vec<Diag>) {
     checks(b, inst, errs);
     if o.native {
-        native(b, inst, o)
-    } else {
-        recreate(b, inst, o)
+        native(b, inst, o);
+        if let Err(e) = crate::guest::configure_steps(b, inst) {
+            errs.extend(e.0);
+        }
+        return;
     }
+    if inst.name.len() > MAX_REBUILD_NAME {
+        errs.push(
+            Diag::new(format!(
+                "instance name {} is too long to rebuild: the fallback name {} would be longer than 63 characters",
+                inst.name,
+                fallback_name(&inst.name)
+            ))
+            .in_file(&inst.config_file)
+            .hint(format!("rebuild keeps the old instance under NAME{FALLBACK_SUFFIX}: use a name of at most {MAX_REBUILD_NAME} characters, or --native")),
+        );
+        return;
+    }
+    let undo = recreate(b, inst, o);
     if let Err(e) = crate::guest::configure_steps(b, inst) {
         errs.extend(e.0);
     }
-    if !o.native {
-        finish_recreate(b, inst);
-    }
+    b.close_undo(undo.window, undo.cmds, undo.message);
+    let fb = fallback_name(&inst.name);
+    let be = b.backend();
+    b.step(
+        Step::new(
+            "delete-fallback",
+            Kind::Server,
+            format!("delete the old instance {fb}"),
+            Action::Run(vec![be.delete(&inst.project, &fb)]),
+        )
+        .destructive(),
+    );
 }
 
 fn native(b: &mut Builder, inst: &Instance, o: &RebuildOptions) {
@@ -137,7 +172,7 @@ fn native(b: &mut Builder, inst: &Instance, o: &RebuildOptions) {
     let name = &inst.name;
     b.check(
         format!("the {} client has a rebuild command", be.cli()),
-        Cond::Succeeds(be.cmd("default", &["rebuild", "--help"])),
+        Cond::Succeeds(be.rebuild_available()),
         format!("`{} rebuild` is not available (LXD before 5.15 has none)", be.cli()),
         "leave out --native: the default mode recreates the instance with a fallback",
     );
@@ -151,28 +186,36 @@ if configuration fails"
     }
     // `rebuild --force` would restart a running instance by itself; stopping it
     // first keeps start, wait and configure the same in every case.
-    let stop = lifecycle::stop_step(b, inst).timer(Timer::Start(name.clone()));
+    let watch = stopwatch(b, name);
+    let stop = lifecycle::stop_step(b, inst).timer(watch.clone());
     b.step(stop);
     b.step(
         Step::new(
-            name,
             "rebuild",
             Kind::Server,
             format!("rebuild {name} from image {}", inst.image),
-            Action::Run(vec![be.cmd(&inst.project, &["rebuild", &inst.image, name])]),
+            Action::Run(vec![be.rebuild(&inst.project, &inst.image, name)]),
         )
         .destructive()
         .origin(origin(inst.merged.origins.field("image", &inst.config_file), "image")),
     );
-    lifecycle::start_and_wait(b, inst, true);
+    lifecycle::start_and_wait(b, inst, Some(watch));
 }
 
-/// The recreate mode up to and including the start of the new instance.
-fn recreate(b: &mut Builder, inst: &Instance, o: &RebuildOptions) {
+/// What puts the old instance back, for the window opened at the stop.
+struct RecreateUndo {
+    window: crate::plan::builder::UndoWindow,
+    cmds: Vec<Guarded>,
+    message: Vec<Word>,
+}
+
+/// The recreate mode up to the new instance's network.
+fn recreate(b: &mut Builder, inst: &Instance, o: &RebuildOptions) -> RecreateUndo {
     let be = b.backend();
     let name = &inst.name;
     let p = &inst.project;
     let fb = fallback_name(name);
+    b.lock(&fb);
     let instances = b.instances(p);
     let profiles = b.profiles(p);
     b.plan.notes.push(format!(
@@ -181,10 +224,11 @@ its instance snapshots; data on the config's filesystems is kept"
     ));
     b.check(
         format!("no instance is called {fb} (the fallback name)"),
-        Cond::negate(Cond::FactKey { fact: instances.clone(), key: fb.clone() }),
+        Cond::negate(Cond::has_key(&instances, &fb)),
         format!("instance {fb} exists, probably left by an interrupted rebuild"),
         format!("inspect it; delete it ({} delete {fb}) or rename it back to {name}", be.cli()),
     );
+    let raw = b.var(&["config", name]);
     let prof_var = b.var(&["profiles", name]);
     let macs = b.var(&["macs", name]);
     let clear = b.var(&["clear", name]);
@@ -197,67 +241,59 @@ its instance snapshots; data on the config's filesystems is kept"
         outputs.push((clear.clone(), Parse::HwaddrKeys));
     }
     if !outputs.is_empty() {
+        let what = match (o.skip_profiles, o.skip_ip) {
+            (false, false) => "profiles and MAC addresses",
+            (false, true) => "profiles",
+            _ => "MAC addresses",
+        };
         b.step(Step::new(
-            name,
             "capture",
             Kind::Server,
-            format!(
-                "read {name}'s {}",
-                match (o.skip_profiles, o.skip_ip) {
-                    (false, false) => "profiles and MAC addresses",
-                    (false, true) => "profiles",
-                    _ => "MAC addresses",
-                }
-            ),
-            Action::Capture { cmd: be.cmd(p, &["config", "show", name]), outputs },
+            format!("read {name}'s {what}"),
+            Action::Capture { cmd: be.show(p, name), raw, outputs },
         ));
     }
     let snap = if o.no_snapshot { None } else { snapshot_steps(b, inst) };
-    let first = b.plan.steps.len() + 1;
-    let stop = lifecycle::stop_step(b, inst).timer(Timer::Start(name.clone()));
+    let window = b.open_undo();
+    let watch = stopwatch(b, name);
+    let stop = lifecycle::stop_step(b, inst).timer(watch.clone());
     b.step(stop);
     let renamed = b.var(&["renamed", name]);
     b.step(
         Step::new(
-            name,
             "keep-fallback",
             Kind::Server,
             format!("keep the old instance as {fb}"),
-            Action::Run(vec![be.cmd(p, &["rename", name, &fb])]),
+            Action::Run(vec![be.rename(p, name, &fb)]),
         )
         .sets(renamed.clone()),
     );
     if !o.skip_ip {
         b.step(
             Step::new(
-                name,
                 "release-macs",
                 Kind::Server,
                 format!("release {fb}'s MAC addresses for the new instance"),
-                Action::Run(vec![be.cmd(p, &["config", "set", &fb]).push(Word::list(&clear))]),
+                Action::Run(vec![be.config_set(p, &fb, Word::list(&clear))]),
             )
             .skip_if(Cond::ListEmpty(clear.clone()), "the instance has no MAC address"),
         );
     }
     b.step(
         Step::new(
-            name,
             "profile-create",
             Kind::Server,
             format!("create profile {} if missing", inst.profile),
-            Action::Run(vec![be.cmd(p, &["profile", "create", &inst.profile])]),
+            Action::Run(vec![be.profile_create(p, &inst.profile)]),
         )
-        .skip_if(Cond::FactKey { fact: profiles, key: inst.profile.clone() }, "the profile exists"),
+        .skip_if(Cond::has_key(&profiles, &inst.profile), "the profile exists"),
     );
     b.step(
         Step::new(
-            name,
             "profile-update",
             Kind::Server,
             format!("bring profile {} up to date with the config", inst.profile),
-            Action::Run(vec![
-                be.cmd(p, &["profile", "edit", &inst.profile]).stdin(lifecycle::profile_yaml(inst)),
-            ]),
+            Action::Run(vec![be.profile_edit(p, &inst.profile, lifecycle::profile_yaml(inst))]),
         )
         .origin(origin(inst.merged.origins.field("profile-pattern", &inst.config_file), "devices")),
     );
@@ -266,225 +302,52 @@ its instance snapshots; data on the config's filesystems is kept"
     b.step(create);
     if !o.skip_profiles {
         b.step(Step::new(
-            name,
             "profiles",
             Kind::Server,
             format!("give {name} its previous profiles"),
-            Action::Run(vec![be.cmd(p, &["profile", "assign", name]).push(Word::var(&prof_var))]),
+            Action::Run(vec![be.profile_assign(p, name, Word::var(&prof_var))]),
         ));
     }
     if !o.skip_ip {
         b.step(
             Step::new(
-                name,
                 "macs",
                 Kind::Server,
                 format!("give {name} its previous MAC addresses"),
-                Action::Run(vec![be.cmd(p, &["config", "set", name]).push(Word::list(&macs))]),
+                Action::Run(vec![be.config_set(p, name, Word::list(&macs))]),
             )
             .skip_if(Cond::ListEmpty(macs.clone()), "the old instance had no MAC address"),
         );
     }
-    b.step(
-        Step::new(
-            name,
-            "start",
-            Kind::Server,
-            format!("start instance {name}"),
-            Action::Run(vec![be.cmd(p, &["start", name])]),
-        )
-        .timer(Timer::Stop(name.clone())),
-    );
-    if let Some(seconds) = b.settings.wait_network {
-        lifecycle::wait_network(b, inst, seconds);
-    }
-    let mut cmds: Vec<(Cmd, Option<Cond>)> =
-        vec![(be.cmd(p, &["delete", "--force", name]), Some(Cond::Var(created)))];
+    lifecycle::start_and_wait(b, inst, Some(watch));
+    let mut cmds = vec![Guarded::new(be.delete_force(p, name), Some(Cond::Flag(created)))];
     if !o.skip_ip {
-        cmds.push((
-            be.cmd(p, &["config", "set", &fb]).push(Word::list(&macs)),
-            Some(Cond::And(vec![Cond::Var(renamed.clone()), Cond::negate(Cond::ListEmpty(macs))])),
+        cmds.push(Guarded::new(
+            be.config_set(p, &fb, Word::list(&macs)),
+            Some(Cond::And(vec![Cond::Flag(renamed.clone()), Cond::negate(Cond::ListEmpty(macs))])),
         ));
     }
-    cmds.push((be.cmd(p, &["rename", &fb, name]), Some(Cond::Var(renamed))));
-    cmds.push((be.cmd(p, &["start", name]), None));
+    cmds.push(Guarded::new(be.rename(p, &fb, name), Some(Cond::Flag(renamed))));
+    cmds.push(Guarded::new(be.start(p, name), None));
     let mut message = vec![Word::lit(format!("{name} is back on its old instance (started)"))];
     if let Some((v, datasets)) = snap {
         message.push(Word::lit("; ZFS snapshots taken before the rebuild:"));
         for d in datasets {
-            message.push(Word::lit(format!(" {d}@")));
-            message.push(Word::var(&v));
+            message.push(Word(vec![Part::Lit(format!(" {d}@")), Part::Var(v.clone())]));
         }
     }
-    b.plan.rollbacks.push(Rollback { instance: name.clone(), first, last: usize::MAX, cmds, message });
-}
-
-/// After configuration: close the rollback window and delete the fallback.
-fn finish_recreate(b: &mut Builder, inst: &Instance) {
-    let last = b.plan.steps.len();
-    if let Some(r) =
-        b.plan.rollbacks.iter_mut().rev().find(|r| r.instance == inst.name && r.last == usize::MAX)
-    {
-        r.last = last;
-    }
-    let fb = fallback_name(&inst.name);
-    let be = b.backend();
-    b.step(
-        Step::new(
-            &inst.name,
-            "delete-fallback",
-            Kind::Server,
-            format!("delete the old instance {fb}"),
-            Action::Run(vec![be.cmd(&inst.project, &["delete", &fb])]),
-        )
-        .destructive(),
-    );
-}
-
-/// rename: instance, filesystem roots, instance profile (decision: the old
-/// profile never stays attached, with or without devices).
-pub fn rename(b: &mut Builder, old: &Instance, new: &Instance, errs: &mut Vec<Diag>) {
-    let be = b.backend();
-    let p = &old.project;
-    let (o, n) = (&old.name, &new.name);
-    if o == n {
-        errs.push(
-            Diag::new(format!("{o} is already called {n}"))
-                .in_file(&old.config_file)
-                .hint("give a different new name"),
-        );
-        return;
-    }
-    b.program(be.cli());
-    let instances = b.instances(p);
-    let profiles = b.profiles(p);
-    b.check(
-        format!("instance {o} exists and is stopped"),
-        Cond::FactField { fact: instances.clone(), key: o.clone(), value: "STOPPED".into() },
-        format!("instance {o} does not exist or is not stopped"),
-        format!("stop it first ({} stop {o})", be.cli()),
-    );
-    b.check(
-        format!("no instance is called {n} yet"),
-        Cond::negate(Cond::FactKey { fact: instances, key: n.clone() }),
-        format!("instance {n} already exists"),
-        "choose another name",
-    );
-    let same_profile = old.profile == new.profile;
-    if !same_profile {
-        b.check(
-            format!("profile {} does not exist yet", new.profile),
-            Cond::negate(Cond::FactKey { fact: profiles, key: new.profile.clone() }),
-            format!("profile {} already exists", new.profile),
-            "delete it, or choose another name",
-        );
-    }
-    let prof_var = b.var(&["profiles", n]);
-    let replace = (!same_profile).then(|| (old.profile.clone(), new.profile.clone()));
-    b.step(Step::new(
-        n,
-        "capture",
-        Kind::Server,
-        format!("read {o}'s profiles"),
-        Action::Capture {
-            cmd: be.cmd(p, &["config", "show", o]),
-            outputs: vec![(prof_var.clone(), Parse::Profiles { replace })],
-        },
-    ));
-    b.step(Step::new(
-        n,
-        "rename",
-        Kind::Server,
-        format!("rename instance {o} to {n}"),
-        Action::Run(vec![be.cmd(p, &["rename", o, n])]),
-    ));
-    for fs in old.roots() {
-        let Some(nf) = new.filesystem(&fs.id) else { continue };
-        if nf.path == fs.path {
-            continue;
-        }
-        let at = origin(&fs.file, &format!("filesystems.{}", fs.id));
-        let (program, taken, what, cmd) = match fs.kind {
-            FsKind::Zfs => (
-                "zfs",
-                Cond::Succeeds(Cmd::new(["zfs", "list", "-H", "-o", "name", &nf.path])),
-                "ZFS filesystem",
-                Cmd::new(["zfs", "rename", &fs.path, &nf.path]),
-            ),
-            FsKind::Dir => (
-                "mv",
-                Cond::DirExists(nf.host_dir.clone()),
-                "directory",
-                Cmd::new(["mv", &fs.host_dir, &nf.host_dir]),
-            ),
-        };
-        b.program(program);
-        b.check(
-            format!("{} does not exist yet", nf.path),
-            Cond::negate(taken),
-            format!("{} already exists", nf.path),
-            "move it away first",
-        );
-        b.step(
-            Step::new(
-                n,
-                &format!("fs/{}", fs.id),
-                Kind::Host,
-                format!("rename {what} {} to {}", fs.path, nf.path),
-                Action::Run(vec![cmd.root()]),
-            )
-            .origin(at)
-            .skip_if(
-                Cond::negate(Cond::DirExists(fs.host_dir.clone())),
-                format!("{} does not exist", fs.host_dir),
-            ),
-        );
-    }
-    if same_profile {
-        b.step(Step::new(
-            n,
-            "profile-update",
-            Kind::Server,
-            format!("point profile {} at the renamed directories", new.profile),
-            Action::Run(vec![
-                be.cmd(p, &["profile", "edit", &new.profile]).stdin(lifecycle::profile_yaml(new)),
-            ]),
-        ));
-        return;
-    }
-    let create = be.cmd(p, &["profile", "create", &new.profile]);
-    let edit = be.cmd(p, &["profile", "edit", &new.profile]).stdin(lifecycle::profile_yaml(new));
-    b.step(Step::new(
-        n,
-        "profile",
-        Kind::Server,
-        format!("create profile {}", new.profile),
-        Action::Run(vec![create, edit]),
-    ));
-    b.step(Step::new(
-        n,
-        "profiles",
-        Kind::Server,
-        format!("swap {} for {} in {n}'s profiles", old.profile, new.profile),
-        Action::Run(vec![be.cmd(p, &["profile", "assign", n]).push(Word::var(&prof_var))]),
-    ));
-    b.step(Step::new(
-        n,
-        "delete-profile",
-        Kind::Server,
-        format!("delete profile {}", old.profile),
-        Action::Run(vec![be.cmd(p, &["profile", "delete", &old.profile])]),
-    ));
+    RecreateUndo { window, cmds, message }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn fallback_names_are_valid() {
+    fn fallback_names_are_valid_and_one_to_one() {
         assert_eq!(super::fallback_name("web1"), "web1-lxops-fallback");
-        let long = "a".repeat(63);
+        let long = "a".repeat(super::MAX_REBUILD_NAME);
         let f = super::fallback_name(&long);
         assert_eq!(f.len(), 63);
         assert!(crate::resolve::instance_name_problem(&f).is_none());
+        assert_ne!(super::fallback_name(&format!("{long}b")[1..]), f);
     }
 }

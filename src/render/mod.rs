@@ -1,23 +1,57 @@
-//! Renderings of a plan: the listing (default output), JSON, and the script.
-//!
-//! All three read the same [`crate::plan::model::Plan`]; none of them decides
-//! what runs.
+//! Renderings of a plan for people and programs: the listing (the default
+//! output) and JSON. The script is the bash runtime's job
+//! (`crate::runtime::script`). None of them decides what runs.
 
 pub mod json;
 pub mod listing;
-pub mod script;
-pub mod shell;
+
+use crate::plan::model::{Cmd, Cond, Input, Part, Sink, Target, Word};
+use crate::runtime::quote::quote;
+use crate::runtime::text::text;
+
+/// A word as a person reads it: literal text quoted, run-time values as `$NAME`.
+pub fn display_word(w: &Word) -> String {
+    if w.0.iter().all(|p| matches!(p, Part::Lit(s) if s.is_empty())) {
+        return "''".into();
+    }
+    w.0.iter()
+        .map(|p| match p {
+            Part::Lit(s) if s.is_empty() => String::new(),
+            Part::Lit(s) => quote(s),
+            Part::Var(v) => format!("${v}"),
+            Part::List(v) => format!("${v}[@]"),
+        })
+        .collect()
+}
+
+/// A command as a person reads it (no sudo prefix), with its host and
+/// redirections. Quoting keeps control characters visible.
+pub fn display_cmd(c: &Cmd) -> String {
+    let mut s = c.argv.iter().map(display_word).collect::<Vec<_>>().join(" ");
+    if let Target::Ssh { dest, .. } = &c.target {
+        s = format!("[on {}] {s}", display_word(dest));
+    }
+    match &c.stdin {
+        Input::File(w) => s.push_str(&format!(" < {}", display_word(w))),
+        Input::Bytes(b) => s.push_str(&format!("   < {} bytes", b.len())),
+        Input::Null => {}
+    }
+    if let Sink::File(w) = &c.stdout {
+        s.push_str(&format!(" > {}", display_word(w)));
+    }
+    s
+}
 
 /// Human wording of a condition, for listings.
-pub fn describe(c: &crate::plan::model::Cond) -> String {
-    use crate::plan::model::Cond;
+pub fn describe(c: &Cond) -> String {
     match c {
-        Cond::DirExists(p) => format!("{p} exists"),
-        Cond::Var(v) => format!("{v} was set by an earlier step"),
-        Cond::FactLine { fact, line } => format!("{line} is in {fact}"),
-        Cond::FactField { fact, key, value } => format!("{key} is {value} in {fact}"),
-        Cond::FactKey { fact, key } => format!("{key} is in {fact}"),
-        Cond::Succeeds(cmd) => format!("`{}` succeeds", shell::display(cmd)),
+        Cond::DirExists(p) => format!("{} exists", text(p)),
+        Cond::RealDir(p) => format!("{} is a directory not reached through a symbolic link", text(p)),
+        Cond::Flag(v) => format!("{v} was set by an earlier step"),
+        Cond::FactRow { fact, key, value: None } => format!("{} is in {fact}", text(key)),
+        Cond::FactRow { fact, key, value: Some(v) } => format!("{} is {} in {fact}", text(key), text(v)),
+        Cond::Succeeds(cmd) => format!("`{}` succeeds", display_cmd(cmd)),
+        Cond::Prints { cmd, want } => format!("`{}` prints {}", display_cmd(cmd), quote(want)),
         Cond::ListEmpty(v) => format!("${v} is empty"),
         Cond::Not(inner) => format!("not ({})", describe(inner)),
         Cond::And(v) => v.iter().map(describe).collect::<Vec<_>>().join(" and "),

@@ -12,7 +12,10 @@ use crate::diag::{ConfigError, Diag};
 use crate::load::{Loader, Merged};
 use crate::paths;
 use crate::properties::{Properties, substitute};
-use names::{fs_path_problem, has_parent_component, owner_problem};
+use names::{
+    api_name_problem, device_key_problem, fs_path_problem, has_parent_component, owner_problem,
+    system_dir_problem,
+};
 use sources::{parse_origin, resolve_device_source};
 
 mod names;
@@ -21,9 +24,6 @@ mod sources;
 use indexmap::IndexMap;
 pub use names::instance_name_problem;
 use std::path::{Path, PathBuf};
-
-/// The ostypes lxops can configure.
-pub const OSTYPES: &[&str] = &["alpine", "debian", "openwrt", "ubuntu"];
 
 /// Settings that come from the command line rather than the config.
 #[derive(Debug, Clone, Default)]
@@ -268,6 +268,14 @@ fn resolve(
     }
     let project = opts.project.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| c.project.clone());
     let project = if project.is_empty() { "default".to_string() } else { project };
+    if let Some(p) = api_name_problem(&project) {
+        let d = Diag::new(format!("invalid project name {project:?}: {p}"));
+        errs.push(if opts.project.as_deref().is_some_and(|x| !x.is_empty()) {
+            d.at_key("--project")
+        } else {
+            d.in_file(o.field("project", &top)).at_key("project")
+        });
+    }
     let look = Lookup::new(&name, &project, true, &c.properties, props);
     let field = |k: &str| o.field(k, &top).to_path_buf();
 
@@ -304,6 +312,17 @@ fn resolve(
             seen_profiles.push(p.clone());
         }
     }
+    for (i, p) in c.profiles.iter().enumerate() {
+        if let Some(problem) = api_name_problem(p) {
+            let from = o.profiles.get(i).cloned().unwrap_or(top.clone());
+            errs.push(
+                Diag::new(format!("invalid profile name {p:?}: {problem}"))
+                    .in_file(&from)
+                    .at_key(format!("profiles[{i}]"))
+                    .hint("profile names start and end with a letter or digit and have no spaces, commas, quotes or '/'"),
+            );
+        }
+    }
     if !dups.is_empty() {
         errs.push(
             Diag::new(format!("duplicate profiles: {}", dups.join(", ")))
@@ -312,12 +331,12 @@ fn resolve(
                 .hint("a profile is listed by more than one file of the include tree; list it once"),
         );
     }
-    if !c.ostype.is_empty() && !OSTYPES.contains(&c.ostype.as_str()) {
+    if !c.ostype.is_empty() && crate::cloudconfig::ostype::find(&c.ostype).is_none() {
         errs.push(
             Diag::new(format!("unsupported ostype {:?}", c.ostype))
                 .in_file(&field("ostype"))
                 .at_key("ostype")
-                .hint(format!("use one of: {}", OSTYPES.join(", "))),
+                .hint(format!("use one of: {}", crate::cloudconfig::ostype::names().join(", "))),
         );
     }
 
@@ -325,12 +344,12 @@ fn resolve(
     let pattern = if c.profile_pattern.is_empty() { "(instance).lxops" } else { c.profile_pattern.as_str() };
     let profile =
         look.sub(pattern, &field("profile-pattern"), "profile-pattern", &mut errs).unwrap_or_default();
-    if profile.is_empty() || profile.contains('/') || profile.contains(char::is_whitespace) {
+    if let Some(problem) = api_name_problem(&profile) {
         errs.push(
-            Diag::new(format!("invalid profile name {profile:?}"))
+            Diag::new(format!("invalid profile name {profile:?} (from {pattern:?}): {problem}"))
                 .in_file(&field("profile-pattern"))
                 .at_key("profile-pattern")
-                .hint("profile names are non-empty and contain no '/' or spaces"),
+                .hint("profile names start and end with a letter or digit and have no spaces, commas, quotes or '/'"),
         );
     }
     let owner = look
@@ -357,7 +376,23 @@ fn resolve(
     if opts.sources {
         let os = look.sub(&c.origin, &field("origin"), "origin", &mut errs).unwrap_or_default();
         if !os.is_empty() {
-            origin = Some(parse_origin(&os, &project));
+            let o = parse_origin(&os, &project);
+            let problem = instance_name_problem(&o.container)
+                .map(|p| format!("instance {:?}: {p}", o.container))
+                .or_else(|| api_name_problem(&o.project).map(|p| format!("project {:?}: {p}", o.project)))
+                .or_else(|| {
+                    (o.snapshot.contains('/') || o.snapshot.chars().any(char::is_control))
+                        .then(|| format!("snapshot {:?} contains '/' or a control character", o.snapshot))
+                });
+            match problem {
+                Some(p) => errs.push(
+                    Diag::new(format!("invalid origin {os:?}: {p}"))
+                        .in_file(&field("origin"))
+                        .at_key("origin")
+                        .hint("write [PROJECT_]INSTANCE[/SNAPSHOT]"),
+                ),
+                None => origin = Some(o),
+            }
         }
         device_source = resolve_device_source(
             loader,
@@ -460,6 +495,21 @@ fn resolve_filesystems(
             (FsKind::Zfs, format!("/{path}"))
         };
         let path = if kind == FsKind::Dir { host_dir.clone() } else { path };
+        // D25: never a pool's root dataset, a system directory or one above it.
+        let unsafe_place = if kind == FsKind::Zfs && !path.contains('/') {
+            Some(format!("{path} is a pool's root dataset"))
+        } else {
+            system_dir_problem(&host_dir)
+        };
+        if let Some(problem) = unsafe_place {
+            errs.push(
+                Diag::new(format!("filesystem {id}: pattern {:?} gives {path}: {problem}", fs.pattern))
+                    .in_file(&file)
+                    .at_key(key)
+                    .hint("check the properties the pattern uses; a filesystem is a dataset below a pool or a directory of its own"),
+            );
+            continue;
+        }
         let mut zfsproperties: Vec<(String, String)> =
             fs.zfsproperties.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         zfsproperties.sort();
@@ -512,6 +562,15 @@ fn resolve_devices(
         if key.is_empty() {
             errs.push(
                 Diag::new(format!("empty device key (path {:?})", d.path)).in_file(&file).at_key("devices"),
+            );
+            continue;
+        }
+        if let Some(problem) = device_key_problem(key) {
+            errs.push(
+                Diag::new(format!("invalid device name {key:?}: {problem}"))
+                    .in_file(&file)
+                    .at_key(at.clone())
+                    .hint("the key is the device's name in the profile and, without `dir`, its directory"),
             );
             continue;
         }
@@ -588,6 +647,15 @@ fn resolve_devices(
                 paths::clean(&Path::new(&fs.host_dir).join(sub)).display().to_string()
             }
         };
+        if let Some(problem) = system_dir_problem(&source) {
+            errs.push(
+                Diag::new(format!("device {key}: its directory {source}: {problem}"))
+                    .in_file(&file)
+                    .at_key(format!("{at}.dir"))
+                    .hint("a device directory holds the instance's data; give it a directory of its own"),
+            );
+            continue;
+        }
         out.push(Dev {
             key: key.clone(),
             path: d.path.clone(),

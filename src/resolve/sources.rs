@@ -48,12 +48,15 @@ pub(super) fn resolve_device_source(
     let s = look.sub(raw, &file, key, errs)?;
     let (name, mode) = if clone {
         match s.split_once('@') {
-            Some((n, snap)) if !snap.is_empty() && !snap.contains('@') => {
+            Some((n, snap))
+                if !snap.is_empty()
+                    && snap.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c)) =>
+            {
                 (n.to_string(), SourceMode::Clone { snapshot: snap.to_string() })
             }
             _ => {
                 errs.push(
-                    Diag::new(format!("device-origin {s:?} has no snapshot"))
+                    Diag::new(format!("device-origin {s:?} has no valid snapshot name"))
                         .in_file(&file)
                         .at_key(key)
                         .hint("write INSTANCE@SNAPSHOT, e.g. web-template@copy"),
@@ -64,8 +67,13 @@ pub(super) fn resolve_device_source(
     } else {
         (s, SourceMode::Template)
     };
-    if name.is_empty() {
-        errs.push(Diag::new("the device source names no instance").in_file(&file).at_key(key));
+    if let Some(p) = super::instance_name_problem(&name) {
+        errs.push(
+            Diag::new(format!("{key} {name:?} does not name a valid instance: {p}"))
+                .in_file(&file)
+                .at_key(key)
+                .hint("instance names are letters, digits and hyphens, at most 63, starting with a letter"),
+        );
         return None;
     }
     // The source instance's filesystems come from source-config, or this config.

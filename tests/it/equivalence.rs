@@ -1,29 +1,40 @@
-//! The script and `--execute` are two renderings of one plan: run both with
-//! logging stand-ins first on PATH and require the same commands, with the
-//! same argv and input, in the same order.
+//! The script and `--execute` are two runtimes of one plan: run both with
+//! logging stand-ins first on PATH and require the same commands (argv and
+//! input, in order), the same exit status, the same trace (`LXOPS_TRACE`)
+//! and the same progress lines on stderr (durations aside, and the resume
+//! command, which necessarily differs).
 //!
-//! Every `plan` line of every fixture whose plan compiles is run both ways.
-//! The stand-ins (`tests/stubs/stub.sh`) change nothing on the host; the
-//! line's `STUB_*` variables decide what they answer.
+//! Every `plan` line of every fixture is run both ways and must reach the
+//! end its line expects: the last step by default, the preflight with
+//! `EXPECT=preflight`, a failing step with `EXPECT=failure`. The stand-ins
+//! (`tests/stubs/stub.sh`) change nothing on the host; the line's `STUB_*`
+//! variables decide what they answer.
 
-use crate::fixtures::{TempDir, cases, copy_dir, place, root, words};
+use crate::fixtures::{TempDir, cases, copy_dir, expand, place, root, words};
 use std::path::Path;
 use std::process::Command;
 
-pub const STUBS: &[&str] = &["incus", "lxc", "zfs", "rsync", "sudo", "chown", "mkdir", "rm", "mv", "date"];
+pub const STUBS: &[&str] =
+    &["incus", "lxc", "zfs", "rsync", "sudo", "chown", "mkdir", "rm", "mv", "date", "ssh"];
 
 /// A directory holding the stand-ins under their program names.
 pub fn stub_dir(tmp: &Path) -> std::path::PathBuf {
     let bin = tmp.join("stub-bin");
     std::fs::create_dir_all(&bin).unwrap();
     for s in STUBS {
-        std::fs::copy(root().join("tests/stubs/stub.sh"), bin.join(s)).unwrap();
+        let to = bin.join(s);
+        if !to.exists() {
+            std::fs::copy(root().join("tests/stubs/stub.sh"), to).unwrap();
+        }
     }
     bin
 }
 
-/// Parses a stand-in log into (argv, stdin) records.
-pub fn parse_log(bytes: &[u8]) -> Vec<(Vec<String>, String)> {
+/// A stand-in log record: the argv (program first) and stdin as base64.
+pub type Record = (Vec<String>, String);
+
+/// Parses a stand-in log into records.
+pub fn parse_log(bytes: &[u8]) -> Vec<Record> {
     let mut fields = bytes.split(|b| *b == 0).map(|f| String::from_utf8_lossy(f).to_string());
     let mut out = Vec::new();
     while let Some(n) = fields.next() {
@@ -35,13 +46,18 @@ pub fn parse_log(bytes: &[u8]) -> Vec<(Vec<String>, String)> {
     out
 }
 
+/// What one runtime did.
+#[derive(Debug, Clone)]
+pub struct Side {
+    pub log: Vec<Record>,
+    pub status: i32,
+    pub stderr: String,
+    pub trace: String,
+}
+
 pub struct Both {
-    pub script_log: Vec<(Vec<String>, String)>,
-    pub execute_log: Vec<(Vec<String>, String)>,
-    pub script_status: i32,
-    pub execute_status: i32,
-    pub script_stderr: String,
-    pub execute_stderr: String,
+    pub script: Side,
+    pub execute: Side,
 }
 
 /// Runs `lxops ARGS` both as a script (bash) and with `--execute`.
@@ -65,39 +81,102 @@ pub fn run_both(dir: &Path, cwd: &Path, env: &[(String, String)], args: &[String
     assert!(out.status.success(), "lxops script {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     let script = dir.join("run.sh");
     std::fs::write(&script, &out.stdout).unwrap();
-
-    let slog = dir.join("script.log");
+    let side = |name: &str, c: &mut Command| -> Side {
+        let log = dir.join(format!("{name}.log"));
+        let trace = dir.join(format!("{name}.trace"));
+        let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_file(&trace);
+        let o = c.env("LXOPS_STUB_LOG", &log).env("LXOPS_TRACE", &trace).output().unwrap();
+        Side {
+            log: parse_log(&std::fs::read(&log).unwrap_or_default()),
+            status: o.status.code().unwrap_or(-1),
+            stderr: String::from_utf8_lossy(&o.stderr).to_string(),
+            trace: std::fs::read_to_string(&trace).unwrap_or_default(),
+        }
+    };
     let mut sh = Command::new("bash");
     base(&mut sh);
-    let s = sh.arg(&script).arg("--yes").env("LXOPS_STUB_LOG", &slog).output().unwrap();
-    // `--yes` is only understood by scripts with destructive steps.
-    let s = if !s.status.success() && String::from_utf8_lossy(&s.stderr).contains("unknown argument: --yes") {
-        let mut sh = Command::new("bash");
-        base(&mut sh);
-        sh.arg(&script).env("LXOPS_STUB_LOG", &slog).output().unwrap()
-    } else {
-        s
-    };
-    let elog = dir.join("execute.log");
+    let s = side("script", sh.arg(&script).arg("--yes"));
     let mut ex = Command::new(lxops);
     base(&mut ex);
-    let e = ex.args(args).arg("--execute").env("LXOPS_STUB_LOG", &elog).output().unwrap();
-    Both {
-        script_log: parse_log(&std::fs::read(&slog).unwrap_or_default()),
-        execute_log: parse_log(&std::fs::read(&elog).unwrap_or_default()),
-        script_status: s.status.code().unwrap_or(-1),
-        execute_status: e.status.code().unwrap_or(-1),
-        script_stderr: String::from_utf8_lossy(&s.stderr).to_string(),
-        execute_stderr: String::from_utf8_lossy(&e.stderr).to_string(),
+    let mut e = side("execute", ex.args(args).arg("--execute").arg("--yes"));
+    // Warnings of the compilation come first; the script printed them when it was made.
+    let warnings = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        e.stderr.starts_with(&warnings),
+        "--execute warns as lxops script does:\n{warnings}\n---\n{}",
+        e.stderr
+    );
+    e.stderr = e.stderr[warnings.len()..].to_string();
+    Both { script: s, execute: e }
+}
+
+/// Progress lines with what must differ masked: durations, and the command
+/// a hint suggests for resuming.
+pub fn comparable(stderr: &str) -> String {
+    let mut out = String::new();
+    for line in stderr.lines() {
+        let line = match line.find("then resume with: ") {
+            Some(i) => &line[..i + "then resume with:".len()],
+            None => line,
+        };
+        let mut s = String::new();
+        let b = line.as_bytes();
+        let mut i = 0;
+        // `<digits>.<two digits> s` → `X s`
+        while i < b.len() {
+            if b[i].is_ascii_digit() {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if b[i..].len() >= 5
+                    && b[i] == b'.'
+                    && b[i + 1].is_ascii_digit()
+                    && b[i + 2].is_ascii_digit()
+                    && &b[i + 3..i + 5] == b" s"
+                {
+                    s.push_str("X s");
+                    i += 5;
+                    continue;
+                }
+                s.push_str(&line[start..i]);
+                continue;
+            }
+            let ch = line[i..].chars().next().unwrap();
+            s.push(ch);
+            i += ch.len_utf8();
+        }
+        out.push_str(&s);
+        out.push('\n');
     }
+    out
+}
+
+/// Every way the two runtimes differ.
+pub fn differences(b: &Both) -> Vec<String> {
+    let (s, e) = (&b.script, &b.execute);
+    let mut d = Vec::new();
+    if s.log != e.log {
+        d.push(format!("commands differ:\n  script:  {:?}\n  execute: {:?}", s.log, e.log));
+    }
+    if s.status != e.status {
+        d.push(format!("exit status: script {} vs execute {}", s.status, e.status));
+    }
+    if s.trace != e.trace {
+        d.push(format!("traces differ:\n--- script\n{}--- execute\n{}", s.trace, e.trace));
+    }
+    if comparable(&s.stderr) != comparable(&e.stderr) {
+        d.push(format!("stderr differs:\n--- script\n{}--- execute\n{}", s.stderr, e.stderr));
+    }
+    d
 }
 
 /// Splits a fixture `plan` line into (cwd, env, lxops args).
-/// Where a plan line runs, its environment, and its lxops arguments.
 type PlanLine = (std::path::PathBuf, Vec<(String, String)>, Vec<String>);
 
 pub fn plan_line(dir: &Path, line: &str) -> Option<PlanLine> {
-    let line = line.replace("[FIXTURE]", &dir.display().to_string());
+    let line = expand(line, dir);
     let mut w = words(&line);
     let mut cwd = dir.to_path_buf();
     let mut env = Vec::new();
@@ -118,9 +197,24 @@ pub fn plan_line(dir: &Path, line: &str) -> Option<PlanLine> {
     Some((cwd, env, w[2..].to_vec()))
 }
 
+/// How a run ended, read from its trace.
+fn ending(trace: &str) -> &'static str {
+    let last = trace.lines().last().unwrap_or("");
+    if last == "end ok" {
+        "done"
+    } else if trace.lines().any(|l| l.starts_with("check ") && l.ends_with(" failed")) {
+        "preflight"
+    } else if trace.lines().any(|l| l.starts_with("step ") && l.ends_with(" failed")) {
+        "failure"
+    } else {
+        "other"
+    }
+}
+
 #[test]
-fn script_and_execute_run_the_same_commands() {
+fn every_fixture_plan_runs_to_its_end_the_same_in_both_runtimes() {
     let mut compared = 0;
+    let mut done = 0;
     let mut failures = Vec::new();
     for case in cases() {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
@@ -130,46 +224,35 @@ fn script_and_execute_run_the_same_commands() {
             copy_dir(&case, &tmp.0);
             place(&tmp.0);
             let Some((cwd, env, args)) = plan_line(&tmp.0, line) else { continue };
-            // Plans that do not compile are error fixtures; nothing to run.
-            let check = Command::new(env!("CARGO_BIN_EXE_lxops"))
-                .args(&args)
-                .current_dir(&cwd)
-                .env("XDG_CONFIG_HOME", tmp.0.join("xdg"))
-                .env("LXOPS_BACKEND", "incus")
-                .output()
-                .unwrap();
-            if !check.status.success() {
-                continue;
-            }
+            let expect = env.iter().find(|(k, _)| k == "EXPECT").map(|(_, v)| v.as_str()).unwrap_or("done");
             let both = run_both(&tmp.0, &cwd, &env, &args);
             compared += 1;
-            if both.script_log != both.execute_log || both.script_status != both.execute_status {
+            let diffs = differences(&both);
+            if !diffs.is_empty() {
+                failures.push(format!("{name}: `{line}`\n{}", diffs.join("\n")));
+                continue;
+            }
+            let got = ending(&both.script.trace);
+            if got != expect {
                 failures.push(format!(
-                    "{name}: `{line}`\n  script (exit {}): {:?}\n  {}\n  execute (exit {}): {:?}\n  {}",
-                    both.script_status,
-                    both.script_log,
-                    both.script_stderr,
-                    both.execute_status,
-                    both.execute_log,
-                    both.execute_stderr
+                    "{name}: `{line}` ended with {got}, expected {expect}:\n{}",
+                    both.script.stderr
                 ));
+            }
+            if got == "done" {
+                done += 1;
             }
         }
     }
-    assert!(compared >= 5, "only {compared} plans were compared");
-    assert!(failures.is_empty(), "script and --execute differ:\n{}", failures.join("\n\n"));
+    eprintln!("equivalence: {compared} fixture plans compared, {done} ran to their last step");
+    assert!(failures.is_empty(), "{} of {compared} plans:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(compared >= 30, "only {compared} plans were compared");
+    assert!(done >= 25, "only {done} plans ran to their last step");
 }
 
 fn b64(s: &str) -> Vec<u8> {
-    let out = Command::new("base64")
-        .arg("-d")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn();
-    let mut child = out.unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    child.wait_with_output().unwrap().stdout
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
 
 #[test]
@@ -183,9 +266,9 @@ fn hostile_values_reach_the_commands_as_data() {
     let args: Vec<String> =
         ["launch", "--no-wait-network", "web.yaml"].iter().map(|s| s.to_string()).collect();
     let both = run_both(&tmp.0, &tmp.0, &[], &args);
-    assert_eq!(both.script_log, both.execute_log);
-    assert_eq!((both.script_status, both.execute_status), (0, 0), "{}", both.script_stderr);
-    let argvs: Vec<Vec<String>> = both.script_log.iter().map(|(a, _)| a.clone()).collect();
+    assert!(differences(&both).is_empty(), "{:?}", differences(&both));
+    assert_eq!((both.script.status, both.execute.status), (0, 0), "{}", both.script.stderr);
+    let argvs: Vec<Vec<String>> = both.script.log.iter().map(|(a, _)| a.clone()).collect();
     let has =
         |want: &[&str]| argvs.iter().any(|a| a == &want.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let img = "img'1 $(touch /tmp/lxops-pwned) `touch /tmp/lxops-pwned2` *";
@@ -199,7 +282,8 @@ fn hostile_values_reach_the_commands_as_data() {
     assert!(has(&["mkdir", "-p", &format!("{weird}/{note}")]), "{argvs:?}");
     assert!(has(&["incus", "exec", "web", "--", "printf", "%s\n", "a b", "$(c)", "'d'"]), "{argvs:?}");
     let push = both
-        .script_log
+        .script
+        .log
         .iter()
         .find(|(a, _)| a.last().map(|l| l.ends_with("`y`.conf")).unwrap_or(false))
         .expect("the hostile file is pushed");
@@ -210,13 +294,15 @@ fn hostile_values_reach_the_commands_as_data() {
         "LXOPS_EOF\nLXOPS_EOF_2\n'single' \"double\" $(command) `backtick` ${var} \\ backslash\n* glob ? [x]\n"
     );
     let binary = both
-        .script_log
+        .script
+        .log
         .iter()
         .find(|(a, _)| a.last().map(|l| l == "web/etc/binary").unwrap_or(false))
         .unwrap();
     assert_eq!(b64(&binary.1), vec![0u8, 1, 2, 0xfd, 0xfe, 0xff]);
     let empty = both
-        .script_log
+        .script
+        .log
         .iter()
         .find(|(a, _)| a.last().map(|l| l == "web/etc/empty").unwrap_or(false))
         .unwrap();
@@ -225,7 +311,7 @@ fn hostile_values_reach_the_commands_as_data() {
 }
 
 #[test]
-fn a_failed_rebuild_rolls_back_to_the_old_instance_in_both_renderings() {
+fn a_failed_rebuild_undoes_it_in_both_runtimes() {
     let case = root().join("fixtures/rebuild");
     let tmp = TempDir::new("rollback");
     copy_dir(&case, &tmp.0);
@@ -237,9 +323,9 @@ fn a_failed_rebuild_rolls_back_to_the_old_instance_in_both_renderings() {
     let args: Vec<String> =
         ["rebuild", "-n", "web1", "web.yaml", "--no-wait-network"].iter().map(|s| s.to_string()).collect();
     let both = run_both(&tmp.0, &tmp.0, &env, &args);
-    assert_eq!(both.script_log, both.execute_log);
-    assert_eq!((both.script_status, both.execute_status), (1, 1));
-    let argvs: Vec<String> = both.script_log.iter().map(|(a, _)| a.join(" ")).collect();
+    assert!(differences(&both).is_empty(), "{:?}", differences(&both));
+    assert_eq!((both.script.status, both.execute.status), (1, 1));
+    let argvs: Vec<String> = both.script.log.iter().map(|(a, _)| a.join(" ")).collect();
     let tail: Vec<&str> = argvs.iter().rev().take(4).rev().map(|s| s.as_str()).collect();
     assert_eq!(
         tail,
@@ -254,10 +340,34 @@ fn a_failed_rebuild_rolls_back_to_the_old_instance_in_both_renderings() {
         !argvs.iter().any(|a| a == "incus delete web1-lxops-fallback"),
         "the fallback is kept: {argvs:?}"
     );
-    for stderr in [&both.script_stderr, &both.execute_stderr] {
+    for stderr in [&both.script.stderr, &both.execute.stderr] {
         assert!(stderr.contains("web1 is back on its old instance (started)"), "{stderr}");
         assert!(stderr.contains("tank/web1@lxops-rebuild-20260101-000000"), "{stderr}");
     }
+    assert!(both.script.trace.ends_with("end failed 1\n"), "{}", both.script.trace);
+}
+
+/// Runs lxops `--execute` with the stand-ins; (status, stderr, log).
+fn execute_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, Vec<Record>) {
+    let bin = stub_dir(dir);
+    let log = dir.join("exec-resume.log");
+    let _ = std::fs::remove_file(&log);
+    let e = Command::new(env!("CARGO_BIN_EXE_lxops"))
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .env("LXOPS_BACKEND", "incus")
+        .env("LXOPS_LOCK_DIR", dir)
+        .env("LXOPS_STUB_LOG", &log)
+        .envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .output()
+        .unwrap();
+    (
+        e.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&e.stderr).to_string(),
+        parse_log(&std::fs::read(&log).unwrap_or_default()),
+    )
 }
 
 /// Runs a generated script with extra arguments, with the stand-ins first on PATH.
@@ -266,7 +376,7 @@ fn run_script_with(
     env: &[(&str, &str)],
     args: &[&str],
     script_args: &[&str],
-) -> (i32, String, Vec<(Vec<String>, String)>) {
+) -> (i32, String, Vec<Record>) {
     let bin = stub_dir(dir);
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let out = Command::new(env!("CARGO_BIN_EXE_lxops"))
@@ -280,6 +390,7 @@ fn run_script_with(
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::write(dir.join("resume.sh"), &out.stdout).unwrap();
     let log = dir.join("resume.log");
+    let _ = std::fs::remove_file(&log);
     let r = Command::new("bash")
         .arg(dir.join("resume.sh"))
         .args(script_args)
@@ -297,28 +408,28 @@ fn run_script_with(
     )
 }
 
+/// Both runtimes refuse, the same way (exit 2, nothing run), to resume where
+/// an earlier step computed values, at step 0, past the last step, or with a
+/// step that is not a number.
 #[test]
-fn resuming_is_refused_where_earlier_steps_computed_values() {
+fn resuming_is_refused_alike_where_it_cannot_work() {
     let tmp = TempDir::new("resume");
     copy_dir(&root().join("fixtures/rebuild"), &tmp.0);
     place(&tmp.0);
     let env = [("STUB_INSTANCES", "web1,RUNNING")];
     let args = ["rebuild", "-n", "web1", "web.yaml", "--no-wait-network"];
-    // Step 10 assigns the profiles captured by step 1: a resumed run would not have them.
-    let (status, stderr, log) = run_script_with(&tmp.0, &env, &args, &["--from", "10", "--yes"]);
-    assert_eq!(status, 2, "{stderr}");
-    assert!(stderr.contains("cannot resume at step 10"), "{stderr}");
-    assert!(log.is_empty(), "nothing ran: {log:?}");
-    let e = Command::new(env!("CARGO_BIN_EXE_lxops"))
-        .args(args)
-        .args(["--execute", "--from", "10"])
-        .current_dir(&tmp.0)
-        .env("XDG_CONFIG_HOME", tmp.0.join("xdg"))
-        .env("LXOPS_BACKEND", "incus")
-        .output()
-        .unwrap();
-    assert_eq!(e.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&e.stderr).contains("cannot resume at step 10"));
+    for from in ["10", "0", "99", "x", "web1:3"] {
+        let (status, stderr, log) = run_script_with(&tmp.0, &env, &args, &["--from", from, "--yes"]);
+        assert_eq!(status, 2, "script --from {from}: {stderr}");
+        assert!(stderr.contains(&format!("cannot resume at {from}")), "{stderr}");
+        assert!(log.is_empty(), "nothing ran: {log:?}");
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--execute", "--yes", "--from", from]);
+        let (status, stderr, log) = execute_with(&tmp.0, &env, &a);
+        assert_eq!(status, 2, "--execute --from {from}: {stderr}");
+        assert!(stderr.contains(&format!("cannot resume at {from}")), "{stderr}");
+        assert!(log.is_empty(), "nothing ran: {log:?}");
+    }
 }
 
 #[test]
@@ -326,13 +437,10 @@ fn resuming_a_delete_skips_the_steps_before() {
     let tmp = TempDir::new("resume-delete");
     copy_dir(&root().join("fixtures/tutorial"), &tmp.0);
     place(&tmp.0);
-    let env = vec![
-        ("STUB_INSTANCES".to_string(), "ssh1,STOPPED".to_string()),
-        ("STUB_PROFILES".to_string(), "ssh1.lxops".to_string()),
-    ];
+    let env = [("STUB_INSTANCES", "ssh1,STOPPED"), ("STUB_PROFILES", "ssh1.lxops")];
     let (status, stderr, log) = run_script_with(
         &tmp.0,
-        &[("STUB_INSTANCES", "ssh1,STOPPED"), ("STUB_PROFILES", "ssh1.lxops")],
+        &env,
         &["delete", "-n", "ssh1", "containers/ssh.yaml"],
         &["--from", "2", "--yes"],
     );
@@ -340,21 +448,66 @@ fn resuming_a_delete_skips_the_steps_before() {
     let argvs: Vec<String> = log.iter().map(|(a, _)| a.join(" ")).collect();
     assert!(!argvs.iter().any(|a| a == "incus delete ssh1"), "step 1 was not run: {argvs:?}");
     assert!(argvs.iter().any(|a| a == "incus profile delete ssh1.lxops"), "{argvs:?}");
-    let bin = stub_dir(&tmp.0);
-    let elog = tmp.0.join("exec-resume.log");
-    let e = Command::new(env!("CARGO_BIN_EXE_lxops"))
-        .args(["delete", "-n", "ssh1", "containers/ssh.yaml", "--execute", "--from", "2"])
-        .current_dir(&tmp.0)
-        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
-        .env("XDG_CONFIG_HOME", tmp.0.join("xdg"))
-        .env("LXOPS_BACKEND", "incus")
-        .env("LXOPS_LOCK_DIR", &tmp.0)
-        .env("LXOPS_STUB_LOG", &elog)
-        .envs(env)
-        .output()
-        .unwrap();
-    assert_eq!(e.status.code(), Some(0), "{}", String::from_utf8_lossy(&e.stderr));
-    assert_eq!(parse_log(&std::fs::read(&elog).unwrap()), log, "script and --execute resume alike");
+    assert!(stderr.contains("[1/2] delete instance ssh1 ... not run (resuming at 2)"), "{stderr}");
+    let (e_status, e_stderr, e_log) = execute_with(
+        &tmp.0,
+        &env,
+        &["delete", "-n", "ssh1", "containers/ssh.yaml", "--execute", "--yes", "--from", "2"],
+    );
+    assert_eq!(e_status, 0, "{e_stderr}");
+    assert_eq!(e_log, log, "script and --execute resume alike");
+    assert_eq!(comparable(&e_stderr), comparable(&stderr));
+}
+
+/// A failed `--execute --from N` suggests a command that resumes: the old
+/// `--from` and its value are gone, not left behind as a CONFIG.
+#[test]
+fn the_resume_hint_is_a_command_that_works() {
+    let tmp = TempDir::new("resume-hint");
+    copy_dir(&root().join("fixtures/tutorial"), &tmp.0);
+    place(&tmp.0);
+    let env = [
+        ("STUB_INSTANCES", "ssh1,STOPPED"),
+        ("STUB_PROFILES", "ssh1.lxops"),
+        ("STUB_FAIL", "profile delete"),
+    ];
+    let (status, stderr, _) = execute_with(
+        &tmp.0,
+        &env,
+        &["delete", "-n", "ssh1", "containers/ssh.yaml", "--execute", "--yes", "--from", "2"],
+    );
+    assert_eq!(status, 1, "{stderr}");
+    let hint = stderr
+        .lines()
+        .find_map(|l| l.split_once("then resume with: "))
+        .map(|(_, c)| c.to_string())
+        .expect("a resume hint");
+    assert_eq!(hint, "lxops delete -n ssh1 containers/ssh.yaml --execute --yes --from 2");
+    let (status, stderr, _) = execute_with(
+        &tmp.0,
+        &[("STUB_INSTANCES", "ssh1,STOPPED"), ("STUB_PROFILES", "ssh1.lxops")],
+        &words(&hint)[1..].iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(status, 0, "{stderr}");
+}
+
+/// A rebuild of an instance that is already stopped measures no downtime in
+/// either runtime (its stopwatch never started).
+#[test]
+fn no_downtime_without_a_stop() {
+    let tmp = TempDir::new("downtime");
+    copy_dir(&root().join("fixtures/rebuild"), &tmp.0);
+    place(&tmp.0);
+    let env = vec![("STUB_INSTANCES".to_string(), "web1,STOPPED".to_string())];
+    let args: Vec<String> =
+        ["rebuild", "-n", "web1", "web.yaml", "--no-wait-network"].iter().map(|s| s.to_string()).collect();
+    let both = run_both(&tmp.0, &tmp.0, &env, &args);
+    assert!(differences(&both).is_empty(), "{:?}", differences(&both));
+    assert_eq!(both.script.status, 0, "{}", both.script.stderr);
+    for s in [&both.script, &both.execute] {
+        assert!(!s.stderr.contains("downtime"), "{}", s.stderr);
+        assert!(!s.trace.contains("downtime"), "{}", s.trace);
+    }
 }
 
 /// Same inputs, byte-identical plan and script: no clock, no randomness, no

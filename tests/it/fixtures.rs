@@ -6,8 +6,11 @@
 //! a fresh temporary directory first, so commands that write files leave the
 //! fixture untouched. `XDG_CONFIG_HOME` is the case's `xdg/` folder and
 //! `HOME` the case directory, so no host setting leaks in. The temporary path
-//! is shown as `[FIXTURE]` in snapshots. Cases named `error-*` must exit 2
-//! with nothing on stdout for every line.
+//! is shown as `[FIXTURE]` in snapshots, and the same path without its
+//! leading `/` as `[FIXTURE-DS]`: a ZFS dataset named `[FIXTURE-DS]/x` has
+//! its directory `/[FIXTURE-DS]/x` inside the case, so plans that check
+//! template directories of ZFS filesystems can run to their end. Cases named
+//! `error-*` must exit 2 with nothing on stdout for every line.
 //!
 //! A line `plan lxops ARGS` stands for three runs: the listing (`lxops ARGS`),
 //! the JSON (`--format json`) and the script (`lxops script ARGS`). Every
@@ -72,6 +75,18 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// `[FIXTURE]` and `[FIXTURE-DS]` in `text` replaced for the case copy `dir`.
+pub fn expand(text: &str, dir: &Path) -> String {
+    let d = dir.display().to_string();
+    text.replace("[FIXTURE-DS]", d.trim_start_matches('/')).replace("[FIXTURE]", &d)
+}
+
+/// The case copy's paths in `text` shown as `[FIXTURE]` and `[FIXTURE-DS]`.
+pub fn unexpand(text: &str, dir: &Path) -> String {
+    let d = dir.display().to_string();
+    text.replace(&d, "[FIXTURE]").replace(d.trim_start_matches('/'), "[FIXTURE-DS]")
+}
+
 /// Replaces `[FIXTURE]` in the case's text files with the copy's path, so
 /// configs can point at directories of the case.
 pub fn place(dir: &Path) {
@@ -80,9 +95,9 @@ pub fn place(dir: &Path) {
         if p.is_dir() {
             place(&p);
         } else if let Ok(text) = std::fs::read_to_string(&p)
-            && text.contains("[FIXTURE]")
+            && text.contains("[FIXTURE")
         {
-            std::fs::write(&p, text.replace("[FIXTURE]", &dir_root(&p).display().to_string())).unwrap();
+            std::fs::write(&p, expand(&text, &dir_root(&p))).unwrap();
         }
     }
 }
@@ -130,7 +145,7 @@ pub struct Run {
 /// Runs one `cmd` line in `dir` (the copied case).
 pub fn run_line(dir: &Path, line: &str) -> Run {
     let shown = line;
-    let line = line.replace("[FIXTURE]", &dir.display().to_string());
+    let line = expand(line, dir);
     let mut w = words(&line);
     let mut cwd = dir.to_path_buf();
     let mut env = Vec::new();
@@ -139,7 +154,7 @@ pub fn run_line(dir: &Path, line: &str) -> Run {
             cwd = dir.join(d);
         } else if first.contains('=') && !first.starts_with('-') {
             let (k, v) = first.split_once('=').unwrap();
-            env.push((k.to_string(), v.replace("[FIXTURE]", &dir.display().to_string())));
+            env.push((k.to_string(), expand(v, dir)));
         } else {
             break;
         }
@@ -157,7 +172,7 @@ pub fn run_line(dir: &Path, line: &str) -> Run {
         .envs(env)
         .output()
         .expect("run lxops");
-    let fix = |b: &[u8]| String::from_utf8_lossy(b).replace(&dir.display().to_string(), "[FIXTURE]");
+    let fix = |b: &[u8]| unexpand(&String::from_utf8_lossy(b), dir);
     Run {
         line: shown.to_string(),
         raw_stdout: String::from_utf8_lossy(&out.stdout).to_string(),

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Logging stand-in for incus, lxc, zfs, rsync, sudo, chown, mkdir, rm, mv and date in
-# lxops's equivalence tests. Each call appends one record to $LXOPS_STUB_LOG:
+# Logging stand-in for incus, lxc, zfs, rsync, sudo, chown, mkdir, rm, mv,
+# date and ssh in lxops's equivalence tests. Each call appends one record to
+# $LXOPS_STUB_LOG:
 #   <argc> NUL <program> NUL <arg>... NUL <stdin as base64> NUL
 # so the exact argv (quotes, newlines and all) and input can be compared.
-# It changes nothing on the host. Answers to queries come from STUB_* variables.
+# It changes nothing on the host. Answers to queries come from STUB_*
+# variables; a STUB_<X>_B64 variable gives an answer as base64, so tests can
+# answer with any bytes (NUL included).
 prog=$(basename "$0")
 stdin=""
 if [ ! -t 0 ]; then stdin=$(base64 -w0); fi
@@ -12,6 +15,13 @@ if [ ! -t 0 ]; then stdin=$(base64 -w0); fi
   for a in "$@"; do printf '%s\0' "$a"; done
   printf '%s\0' "$stdin"
 } >>"${LXOPS_STUB_LOG:?}"
+# answer NAME DEFAULT...: $STUB_NAME_B64 decoded, else $STUB_NAME, else the default.
+answer() {
+  local b64="STUB_${1}_B64" txt="STUB_$1"
+  if [ -n "${!b64:-}" ]; then printf '%s' "${!b64}" | base64 -d
+  elif [ -n "${!txt+set}" ]; then printf '%s' "${!txt}"
+  else shift; printf "$@"; fi
+}
 # STUB_FAIL: a text that makes a matching call fail.
 if [ -n "${STUB_FAIL:-}" ]; then
   case " $prog $* " in *"$STUB_FAIL"*) echo "stub: failing as asked" >&2; exit 1 ;; esac
@@ -28,13 +38,15 @@ case "$prog" in
         printf 'default,Default profile,3\n'
         for p in ${STUB_PROFILES:-}; do printf '%s,,1\n' "$p"; done ;;
       *" --columns ns "*)
+        answer INSTANCES_TEXT ''
         for i in ${STUB_INSTANCES:-}; do printf '%s\n' "$i"; done ;;
       *" --columns n4 "*)
-        printf '%s,"10.9.8.7 (eth0)"\n' "${*: -1}" ;;
+        answer N4 '%s,"10.9.8.7 (eth0)"\n' "${*: -1}" ;;
       *" config show --expanded "*)
-        printf 'devices:\n  eth0:\n    name: eth0\n    type: nic\n' ;;
+        answer EXPANDED 'devices:\n  eth0:\n    name: eth0\n    type: nic\n' ;;
       *" config show "*)
-        printf 'architecture: x86_64\nconfig:\n  image.os: busybox\n  volatile.eth0.hwaddr: 10:66:6a:01:02:03\n  volatile.eth1.hwaddr: 10:66:6a:04:05:06\n  volatile.idmap.base: "0"\ndevices: {}\nephemeral: false\nprofiles:\n- default\n- %s.lxops\nstateful: false\n' "${*: -1}" ;;
+        last=${*: -1}
+        answer SHOW 'architecture: x86_64\nconfig:\n  image.os: busybox\n  volatile.eth0.hwaddr: 10:66:6a:01:02:03\n  volatile.eth1.hwaddr: 10:66:6a:04:05:06\n  volatile.idmap.base: "0"\ndevices: {}\nephemeral: false\nprofiles:\n- default\n- %s.lxops\nstateful: false\n' "${last%%/*}" ;;
     esac ;;
   zfs)
     if [ "$1" = list ]; then
@@ -42,9 +54,15 @@ case "$prog" in
         if [ "$d" = "${*: -1}" ]; then printf '%s\n' "$d"; exit 0; fi
       done
       exit 1
+    fi
+    if [ "$1" = get ]; then
+      for d in ${STUB_ZFS:-}; do
+        if [ "$d" = "${*: -1}" ]; then answer MOUNTPOINT '/%s\n' "$d"; exit 0; fi
+      done
+      exit 1
     fi ;;
   date)
-    printf 'lxops-rebuild-20260101-000000\n' ;;
+    answer DATE 'lxops-rebuild-20260101-000000\n' ;;
   sudo)
     [ "$1" = -n ] && shift
     exec "$@" ;;

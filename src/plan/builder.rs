@@ -1,0 +1,253 @@
+//! The [`Builder`]: how plan functions add facts, checks, units, steps,
+//! undo windows and cleanup, and name run-time values.
+//!
+//! Every name it derives is injective: facts are keyed by what they read
+//! (kind and project), run-time values get a fresh name each time, and undo
+//! windows are opened and closed through handles.
+
+use crate::plan::backend::Backend;
+use crate::plan::model::{Check, Cmd, Cond, Fact, Guarded, Plan, Step, Undo, Unit, Word};
+use crate::resolve::Instance;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+
+/// Settings of one compilation that come from the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub backend: Backend,
+    /// Seconds to wait for an IPv4 address after start; `None`: do not wait.
+    pub wait_network: Option<u32>,
+    /// delete/destroy: stop a running instance first.
+    pub force: bool,
+}
+
+/// What a fact reads, per project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum FactKind {
+    Profiles,
+    Instances,
+}
+
+/// An open undo window: the steps added until it is closed are covered.
+#[must_use = "close the window with Builder::close_undo"]
+pub struct UndoWindow {
+    unit: usize,
+    first: usize,
+}
+
+pub struct Builder {
+    pub plan: Plan,
+    pub settings: Settings,
+    vars: BTreeSet<String>,
+    facts: HashMap<(FactKind, String), String>,
+    /// Cloud-config files parsed so far: each is read once per invocation.
+    cloud: HashMap<std::path::PathBuf, std::rc::Rc<crate::cloudconfig::CloudConfig>>,
+}
+
+impl Builder {
+    pub fn new(command: &str, settings: Settings) -> Builder {
+        Builder {
+            plan: Plan {
+                command: command.to_string(),
+                backend: settings.backend,
+                locks: Vec::new(),
+                programs: Vec::new(),
+                facts: Vec::new(),
+                checks: Vec::new(),
+                units: Vec::new(),
+                notes: Vec::new(),
+                inputs: Vec::new(),
+            },
+            settings,
+            vars: BTreeSet::new(),
+            facts: HashMap::new(),
+            cloud: HashMap::new(),
+        }
+    }
+
+    /// A parsed cloud-config file, read and parsed at most once.
+    pub fn cloud_config(
+        &mut self,
+        path: &std::path::Path,
+    ) -> Result<std::rc::Rc<crate::cloudconfig::CloudConfig>, crate::diag::ConfigError> {
+        if let Some(c) = self.cloud.get(path) {
+            return Ok(c.clone());
+        }
+        let c = std::rc::Rc::new(crate::cloudconfig::read_file(path)?);
+        self.cloud.insert(path.to_path_buf(), c.clone());
+        Ok(c)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.settings.backend
+    }
+
+    /// Starts the unit of an instance: its steps follow; its name is locked.
+    pub fn unit(&mut self, name: &str) {
+        self.plan.units.push(Unit {
+            name: name.to_string(),
+            steps: Vec::new(),
+            undo: Vec::new(),
+            cleanup: Vec::new(),
+        });
+        self.lock(name);
+    }
+
+    /// Starts the unit of a resolved instance and records its input files.
+    pub fn instance(&mut self, inst: &Instance, loader: &crate::load::Loader) {
+        self.unit(&inst.name);
+        let mut files: Vec<String> = inst.merged.files.iter().map(|f| f.display().to_string()).collect();
+        files.extend(inst.cloud_config_files.iter().map(|f| f.display().to_string()));
+        for f in files {
+            if self.plan.inputs.iter().any(|(p, _)| *p == f) {
+                continue;
+            }
+            let bytes = match loader.text_of(std::path::Path::new(&f)) {
+                Some(t) => t.as_bytes().to_vec(),
+                None => std::fs::read(&f).unwrap_or_default(),
+            };
+            self.plan.inputs.push((f, hex(&Sha256::digest(&bytes))));
+        }
+    }
+
+    /// Records an input file and its checksum for the script header.
+    pub fn input(&mut self, f: &std::path::Path) {
+        let f = f.display().to_string();
+        if self.plan.inputs.iter().any(|(p, _)| *p == f) {
+            return;
+        }
+        let hash = Sha256::digest(std::fs::read(&f).unwrap_or_default());
+        self.plan.inputs.push((f, hex(&hash)));
+    }
+
+    /// Locks an instance name for the run (every name the plan creates,
+    /// renames or deletes).
+    pub fn lock(&mut self, name: &str) {
+        if !self.plan.locks.iter().any(|l| l == name) {
+            self.plan.locks.push(name.to_string());
+        }
+    }
+
+    pub fn program(&mut self, p: &str) {
+        if !self.plan.programs.iter().any(|x| x == p) {
+            self.plan.programs.push(p.to_string());
+        }
+    }
+
+    fn fact(&mut self, kind: FactKind, project: &str, cmd: Cmd) -> String {
+        if let Some(v) = self.facts.get(&(kind, project.to_string())) {
+            return v.clone();
+        }
+        let base = match kind {
+            FactKind::Profiles => "profiles",
+            FactKind::Instances => "instances",
+        };
+        let var = if project == "default" { self.var(&[base]) } else { self.var(&[base, project]) };
+        self.facts.insert((kind, project.to_string()), var.clone());
+        self.plan.facts.push(Fact { var: var.clone(), cmd });
+        var
+    }
+
+    /// The fact holding the project's profiles, one CSV line each.
+    pub fn profiles(&mut self, project: &str) -> String {
+        let cmd = self.backend().profile_list(project);
+        self.fact(FactKind::Profiles, project, cmd)
+    }
+
+    /// The fact holding the project's instances as `name,STATUS` lines.
+    pub fn instances(&mut self, project: &str) -> String {
+        let cmd = self.backend().instance_list(project);
+        self.fact(FactKind::Instances, project, cmd)
+    }
+
+    pub fn check(
+        &mut self,
+        title: impl Into<String>,
+        ok: Cond,
+        error: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.plan.checks.push(Check { title: title.into(), ok, error: error.into(), hint: hint.into() });
+    }
+
+    fn current(&mut self) -> &mut Unit {
+        self.plan.units.last_mut().expect("a unit is started before its steps")
+    }
+
+    /// Adds a step to the current unit; returns its number in the unit.
+    pub fn step(&mut self, s: Step) -> usize {
+        let u = self.current();
+        u.steps.push(s);
+        u.steps.len()
+    }
+
+    /// Opens an undo window at the next step of the current unit.
+    pub fn open_undo(&mut self) -> UndoWindow {
+        let unit = self.plan.units.len() - 1;
+        UndoWindow { unit, first: self.plan.units[unit].steps.len() + 1 }
+    }
+
+    /// Closes a window: if a step added since it was opened fails, `cmds`
+    /// run, then `message` is printed.
+    pub fn close_undo(&mut self, w: UndoWindow, cmds: Vec<Guarded>, message: Vec<Word>) {
+        let unit = &mut self.plan.units[w.unit];
+        let last = unit.steps.len();
+        if last >= w.first {
+            unit.undo.push(Undo { first: w.first, last, cmds, message });
+        }
+    }
+
+    /// A command that runs when the current unit ends, whatever happened,
+    /// if its condition holds (once per element of `each`, when given).
+    pub fn cleanup(&mut self, cmd: Cmd, when: Option<Cond>, each: Option<crate::plan::model::Each>) {
+        self.current().cleanup.push(Guarded { cmd, when, each });
+    }
+
+    /// A fresh run-time value name built from `parts`.
+    pub fn var(&mut self, parts: &[&str]) -> String {
+        let base: String = parts
+            .join("_")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .collect();
+        let base = format!("lxops_{base}");
+        let mut v = base.clone();
+        let mut n = 2;
+        while !self.vars.insert(v.clone()) {
+            v = format!("{base}_{n}");
+            n += 1;
+        }
+        v
+    }
+
+    /// The plan, keeping only the flags something reads.
+    pub fn finish(mut self) -> Plan {
+        let mut read = Vec::new();
+        for u in &self.plan.units {
+            for s in &u.steps {
+                read.extend(s.reads());
+            }
+            for g in u.undo.iter().flat_map(|w| w.cmds.iter()).chain(u.cleanup.iter()) {
+                read.extend(g.reads());
+            }
+        }
+        for c in &self.plan.checks {
+            c.ok.vars(&mut read);
+        }
+        for u in &mut self.plan.units {
+            for s in &mut u.steps {
+                s.sets.retain(|v| read.contains(v));
+            }
+        }
+        self.plan
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `file: key` for a step's origin.
+pub fn origin(file: &std::path::Path, key: &str) -> String {
+    format!("{}: {key}", file.display())
+}

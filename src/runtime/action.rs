@@ -1,0 +1,336 @@
+//! Actions, in both runtimes: run, pipe, capture, wait for the network,
+//! wait until the guest answers, and loop over a run-time list.
+//!
+//! [`bash`] writes an action's body into the script; [`Runner::act`] does
+//! the same on this host. Both print the same lines (values through
+//! `text::show`) and trace the same records; an action that finds nothing
+//! to do (an instance without a NIC) reports the step as skipped in both.
+
+use crate::plan::model::{Action, Cmd};
+use crate::runtime::cmd::{self, Out, normalize};
+use crate::runtime::parse::{self, Parsed};
+use crate::runtime::quote::quote;
+use crate::runtime::text::show;
+use crate::runtime::{RunError, Runner, Sh};
+use std::time::Duration;
+
+/// How an action ended when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ran,
+    /// It found its effect already there; the note says why.
+    Skipped(String),
+}
+
+/// The bash half of value reports, the network wait and the readiness wait.
+pub const BASH: &str = r#"# lxops_value NAME VALUE / lxops_values NAME ELEMENT...: shows a run-time
+# value the step computed, and traces it.
+lxops_value() {
+  lxops_say "    $1 = $(lxops_show "$2")"
+  lxops_trace value "$lxops_unit" "$lxops_k" "$1" "$(lxops_show "$2")"
+}
+lxops_values() {
+  local name=$1 shown='' e i=0
+  shift
+  lxops_trace values "$lxops_unit" "$lxops_k" "$name" "$#"
+  for e in "$@"; do
+    shown+="${shown:+ }$(lxops_show "$e")"
+    lxops_trace value "$lxops_unit" "$lxops_k" "${name}[$i]" "$(lxops_show "$e")"
+    i=$((i + 1))
+  done
+  lxops_say "    $name = $shown"
+}
+# lxops_has_nic TEXT: the expanded config TEXT has a device of type nic.
+lxops_has_nic() {
+  local LC_ALL=C line
+  while IFS= read -r line; do
+    [[ $line =~ ^[[:space:]]+type:\ nic$ ]] && return 0
+  done <<<"$1"
+  return 1
+}
+# lxops_ipv4_of NAME TEXT: the first IPv4 address on NAME's line of
+# `list --format csv --columns n4` TEXT: the first run of digits and dots
+# that is four numbers of one to three digits, each at most 255.
+lxops_ipv4_of() {
+  local LC_ALL=C line rest tok re='^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$'
+  while IFS= read -r line; do
+    [[ ${line%%,*} == "$1" && $line == *,* ]] || continue
+    rest=${line#*,}
+    while [[ $rest =~ [0-9.]+ ]]; do
+      tok=${BASH_REMATCH[0]}
+      rest=${rest#*"$tok"}
+      if [[ $tok =~ $re ]] && ((10#${BASH_REMATCH[1]} <= 255 && 10#${BASH_REMATCH[2]} <= 255 && 10#${BASH_REMATCH[3]} <= 255 && 10#${BASH_REMATCH[4]} <= 255)); then
+        printf '%s' "$tok"
+        return 0
+      fi
+    done
+    return 1
+  done <<<"$2"
+  return 1
+}
+# lxops_wait_network VAR SECONDS NAME SHOWN ARGV...: unless SHOWN (the
+# expanded config) has no NIC, polls ARGV once a second for NAME's IPv4
+# address, up to SECONDS times, into VAR.
+lxops_wait_network() {
+  local -n __lxops_addr=$1
+  local var=$1 seconds=$2 name=$3 shown=$4 i out
+  shift 4
+  if ! lxops_has_nic "$shown"; then
+    lxops_skip 'the instance has no network interface'
+    return 0
+  fi
+  for ((i = 0; i < seconds; i++)); do
+    out=$("$@" 2>/dev/null | tr -d '\000') || out=''
+    if __lxops_addr=$(lxops_ipv4_of "$name" "$out"); then
+      lxops_value "$var" "$__lxops_addr"
+      return 0
+    fi
+    sleep 1
+  done
+  lxops_say "    no IPv4 address for $name after $seconds s"
+  return 1
+}
+# lxops_wait_ready SECONDS ARGV...: retries ARGV once a second until it succeeds.
+lxops_wait_ready() {
+  local seconds=$1 i
+  shift
+  for ((i = 0; i < seconds; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  lxops_say "    the instance did not answer within $seconds s"
+  return 1
+}
+"#;
+
+/// Writes the body of `a` into the script.
+pub fn bash(sh: &mut Sh, a: &Action) {
+    match a {
+        Action::Run(cmds) => {
+            for c in cmds {
+                sh.command("", &cmd::sh(c).reported(), "");
+            }
+        }
+        Action::Pipe(cmds) => {
+            let (line, docs) = cmd::pipeline(cmds);
+            sh.line(line);
+            sh.docs(&docs);
+        }
+        Action::Capture { cmd: c, raw, outputs } => {
+            capture_bash(sh, c, raw);
+            for (var, p) in outputs {
+                sh.line(parse::bash(p, var, raw));
+                if p.is_list() {
+                    sh.line(format!("lxops_values {var} \"${{{var}[@]}}\""));
+                } else {
+                    sh.line(format!("lxops_value {var} \"${var}\""));
+                }
+            }
+        }
+        Action::WaitNetwork { show, shown, list, instance, seconds, address } => {
+            capture_bash(sh, show, shown);
+            sh.line(format!(
+                "lxops_wait_network {address} {seconds} {} \"${shown}\" {}",
+                quote(instance),
+                cmd::words(list)
+            ));
+        }
+        Action::WaitReady { probe, seconds } => {
+            sh.line(format!("lxops_wait_ready {seconds} {}", cmd::words(probe)));
+        }
+        Action::ForEach { list, item, unless_in, cmd: c, collect, tolerant } => {
+            if let Some(v) = collect {
+                sh.line(format!("{v}=()"));
+            }
+            sh.open(format!("for {item} in \"${{{list}[@]}}\"; do"));
+            if let Some(f) = unless_in {
+                sh.line(format!("lxops_row \"${f}\" \"${item}\" && continue"));
+            }
+            let after = if *tolerant {
+                format!(" || {{ lxops_say \"    failed: $(lxops_show \"${item}\")\"; continue; }}")
+            } else {
+                String::new()
+            };
+            sh.command("", &cmd::sh(c).reported(), &after);
+            if let Some(v) = collect {
+                sh.line(format!("{v}+=(\"${item}\")"));
+            }
+            sh.close("done");
+            if let Some(v) = collect {
+                sh.line(format!("lxops_values {v} \"${{{v}[@]}}\""));
+            }
+        }
+    }
+}
+
+/// `raw=$(lxops_run CMD | tr -d '\000')`, on several lines when the command
+/// has a here-document.
+fn capture_bash(sh: &mut Sh, c: &Cmd, raw: &str) {
+    let rendered = cmd::sh(c).reported();
+    if rendered.head().1.is_some() {
+        sh.open(format!("{raw}=$("));
+        sh.command("", &rendered, " | tr -d '\\000'");
+        sh.close(")");
+    } else {
+        sh.command(&format!("{raw}=$("), &rendered, " | tr -d '\\000')");
+    }
+}
+
+impl Runner {
+    /// Shows and traces a scalar the step computed (`lxops_value`).
+    fn value(&mut self, name: &str, v: &[u8]) {
+        self.say(&format!("    {name} = {}", show(v)));
+        let (u, k) = (self.unit_name.clone(), self.step_no.to_string());
+        self.trace(&["value", &u, &k, name, &show(v)]);
+    }
+
+    /// Shows and traces a list the step computed (`lxops_values`).
+    fn values(&mut self, name: &str, v: &[Vec<u8>]) {
+        let (u, k) = (self.unit_name.clone(), self.step_no.to_string());
+        self.trace(&["values", &u, &k, name, &v.len().to_string()]);
+        for (i, e) in v.iter().enumerate() {
+            self.trace(&["value", &u, &k, &format!("{name}[{i}]"), &show(e)]);
+        }
+        let shown: Vec<String> = v.iter().map(|e| show(e)).collect();
+        self.say(&format!("    {name} = {}", shown.join(" ")));
+    }
+
+    fn capture(&mut self, c: &Cmd, raw: &str) -> Result<Vec<u8>, RunError> {
+        let out = normalize(&self.run_checked(c, Out::Capture)?.stdout);
+        self.vars.insert(raw.to_string(), out.clone());
+        Ok(out)
+    }
+
+    /// The Rust half of [`bash`].
+    pub fn act(&mut self, a: &Action) -> Result<Outcome, RunError> {
+        match a {
+            Action::Run(cmds) => {
+                for c in cmds {
+                    self.run_checked(c, Out::AsPlanned)?;
+                }
+            }
+            Action::Pipe(cmds) => self.run_pipeline(cmds)?,
+            Action::Capture { cmd: c, raw, outputs } => {
+                let text = self.capture(c, raw)?;
+                for (var, p) in outputs {
+                    match parse::apply(p, &text) {
+                        Ok(Parsed::One(v)) => {
+                            self.vars.insert(var.clone(), v.clone());
+                            self.value(var, &v);
+                        }
+                        Ok(Parsed::Many(v)) => {
+                            self.lists.insert(var.clone(), v.clone());
+                            self.values(var, &v);
+                        }
+                        Err(msg) => {
+                            self.say(&format!("    {msg}"));
+                            return Err(RunError(msg));
+                        }
+                    }
+                }
+            }
+            Action::WaitNetwork { show: s, shown, list, instance, seconds, address } => {
+                let text = self.capture(s, shown)?;
+                if !has_nic(&text) {
+                    return Ok(Outcome::Skipped("the instance has no network interface".into()));
+                }
+                for _ in 0..*seconds {
+                    let out = match self.spawn(list, Out::CaptureQuiet) {
+                        Ok(f) if f.status == 0 => normalize(&f.stdout),
+                        _ => Vec::new(),
+                    };
+                    if let Some(ip) = ipv4_of(&out, instance.as_bytes()) {
+                        self.vars.insert(address.clone(), ip.clone());
+                        self.value(address, &ip);
+                        return Ok(Outcome::Ran);
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                let msg = format!("no IPv4 address for {instance} after {seconds} s");
+                self.say(&format!("    {msg}"));
+                return Err(RunError(msg));
+            }
+            Action::WaitReady { probe, seconds } => {
+                for _ in 0..*seconds {
+                    if self.spawn(probe, Out::Discard)?.status == 0 {
+                        return Ok(Outcome::Ran);
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                let msg = format!("the instance did not answer within {seconds} s");
+                self.say(&format!("    {msg}"));
+                return Err(RunError(msg));
+            }
+            Action::ForEach { list, item, unless_in, cmd: c, collect, tolerant } => {
+                let mut done = Vec::new();
+                for e in self.list(list).to_vec() {
+                    if let Some(f) = unless_in
+                        && crate::runtime::cond::row(self.var(f), &e, None)
+                    {
+                        continue;
+                    }
+                    self.vars.insert(item.clone(), e.clone());
+                    if let Err(err) = self.run_checked(c, Out::AsPlanned) {
+                        if *tolerant {
+                            self.say(&format!("    failed: {}", show(&e)));
+                            continue;
+                        }
+                        return Err(err);
+                    }
+                    done.push(e);
+                }
+                if let Some(v) = collect {
+                    self.lists.insert(v.clone(), done.clone());
+                    self.values(v, &done);
+                }
+            }
+        }
+        Ok(Outcome::Ran)
+    }
+}
+
+/// The Rust half of `lxops_has_nic`: a line of one or more white-space
+/// bytes (as `[[:space:]]` in the C locale) followed by `type: nic`.
+pub fn has_nic(text: &[u8]) -> bool {
+    text.split(|b| *b == b'\n').any(|l| {
+        let n = l.iter().take_while(|b| b" \t\x0b\x0c\r".contains(b)).count();
+        n > 0 && &l[n..] == b"type: nic"
+    })
+}
+
+/// The Rust half of `lxops_ipv4_of`.
+pub fn ipv4_of(csv: &[u8], name: &[u8]) -> Option<Vec<u8>> {
+    let line = csv.split(|b| *b == b'\n').find(|l| {
+        let first = l.split(|b| *b == b',').next().unwrap_or_default();
+        first == name && l.contains(&b',')
+    })?;
+    let rest = &line[line.iter().position(|b| *b == b',')? + 1..];
+    rest.split(|b| !(b.is_ascii_digit() || *b == b'.'))
+        .filter(|t| !t.is_empty())
+        .find(|t| {
+            let parts: Vec<&[u8]> = t.split(|b| *b == b'.').collect();
+            parts.len() == 4
+                && parts.iter().all(|p| {
+                    (1..=3).contains(&p.len())
+                        && std::str::from_utf8(p)
+                            .ok()
+                            .and_then(|s| s.parse::<u32>().ok())
+                            .is_some_and(|n| n <= 255)
+                })
+        })
+        .map(<[u8]>::to_vec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_ipv4() {
+        assert_eq!(ipv4_of(b"c1,\"10.77.0.5 (eth0)\"", b"c1"), Some(b"10.77.0.5".to_vec()));
+        assert_eq!(ipv4_of(b"c10,\"10.77.0.5 (eth0)\"\nc1,", b"c1"), None);
+        assert_eq!(ipv4_of(b"c1,1000.1.1.1 10.0.0.1", b"c1"), Some(b"10.0.0.1".to_vec()));
+        assert!(has_nic(b"devices:\n  eth0:\n    type: nic"));
+        assert!(!has_nic(b"type: nic\n    type: nics"));
+    }
+}

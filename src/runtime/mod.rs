@@ -1,0 +1,194 @@
+//! The two runtimes of a plan: the bash script and `--execute`.
+//!
+//! "The script you review is what `--execute` runs" holds by construction
+//! here: every run-time behaviour has its bash half and its Rust half side
+//! by side, in the module of its kind — commands and pipelines ([`cmd`]),
+//! conditions and facts ([`cond`]), parsers of server output ([`parse`]),
+//! actions such as captures, waits and loops ([`action`]), and the framing
+//! of steps, stopwatches, undo, cleanup and the trace ([`unit`]). Bash
+//! halves are helper functions (string constants included in every script)
+//! or text written through the structured writer [`Sh`]; Rust halves act on
+//! a [`Runner`]. The drivers are [`script`] (the template) and [`execute`].
+//!
+//! Rules both halves follow, so that they agree on every input:
+//! - a command's output is its bytes with NUL bytes removed and trailing
+//!   newlines trimmed (what bash's `$(… | tr -d '\000')` gives);
+//! - output is split into lines at `\n` only; a `\r` is an ordinary byte;
+//! - values are compared as bytes (bash helpers run with `LC_ALL=C`);
+//! - run-time values reach programs as argv or stdin, never as code; they
+//!   are printed through `text::show`.
+
+pub mod action;
+pub mod cmd;
+pub mod cond;
+pub mod execute;
+pub mod parse;
+pub mod quote;
+pub mod script;
+pub mod text;
+pub mod unit;
+
+use std::collections::HashMap;
+use std::io::Write;
+
+/// Bash text built with its structure known: every line is written through
+/// [`Sh::line`] (which refuses a newline inside it) at the current depth,
+/// and here-document bodies go out unindented right after the line that
+/// opens them. Nothing is ever searched for or re-indented afterwards.
+#[derive(Default)]
+pub struct Sh {
+    out: String,
+    depth: usize,
+}
+
+impl Sh {
+    pub fn new() -> Sh {
+        Sh::default()
+    }
+
+    /// One line of code at the current depth. Quoted words never span lines,
+    /// so a newline here is a bug in lxops, not something a value can cause.
+    pub fn line(&mut self, s: impl AsRef<str>) {
+        let s = s.as_ref();
+        assert!(!s.contains('\n'), "a script line holds a newline: {s:?}");
+        if !s.is_empty() {
+            for _ in 0..self.depth {
+                self.out.push_str("  ");
+            }
+            self.out.push_str(s);
+        }
+        self.out.push('\n');
+    }
+
+    /// A line that opens a block; the lines after it are indented.
+    pub fn open(&mut self, s: impl AsRef<str>) {
+        self.line(s);
+        self.depth += 1;
+    }
+
+    /// A line that closes the innermost block.
+    pub fn close(&mut self, s: impl AsRef<str>) {
+        self.depth = self.depth.saturating_sub(1);
+        self.line(s);
+    }
+
+    /// A line that both ends and starts a block (`else`).
+    pub fn reopen(&mut self, s: impl AsRef<str>) {
+        self.depth = self.depth.saturating_sub(1);
+        self.line(s);
+        self.depth += 1;
+    }
+
+    /// A statement around a command: `before` + the command and its
+    /// redirections + `after`, then its here-document, if any.
+    pub fn command(&mut self, before: &str, c: &cmd::ShCmd, after: &str) {
+        let (head, doc) = c.head();
+        self.line(format!("{before}{head}{after}"));
+        if let Some((delim, body)) = doc {
+            self.out.push_str(body);
+            self.out.push_str(delim);
+            self.out.push('\n');
+        }
+    }
+
+    /// Here-documents that follow the line just written (pipelines may have several).
+    pub fn docs(&mut self, docs: &[(String, String)]) {
+        for (delim, body) in docs {
+            self.out.push_str(body);
+            self.out.push_str(delim);
+            self.out.push('\n');
+        }
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// A run-time failure of `--execute`: exit status 1. An empty message
+/// means the failure has been reported already (as the script reports it).
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl RunError {
+    pub fn reported() -> RunError {
+        RunError(String::new())
+    }
+
+    pub fn is_reported(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// The state of one `--execute` run: the Rust counterpart of the script's
+/// shell variables, plus where progress and the trace go.
+pub struct Runner {
+    /// Prefix host commands that need root with `sudo -n`.
+    pub sudo: bool,
+    pub vars: HashMap<String, Vec<u8>>,
+    pub lists: HashMap<String, Vec<Vec<u8>>>,
+    /// The unit and step running, for trace records.
+    pub unit_name: String,
+    pub step_no: usize,
+    trace: Option<std::fs::File>,
+}
+
+impl Runner {
+    pub fn new(sudo: bool) -> Runner {
+        let trace = std::env::var_os("LXOPS_TRACE")
+            .filter(|p| !p.is_empty())
+            .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+        Runner {
+            sudo,
+            vars: HashMap::new(),
+            lists: HashMap::new(),
+            unit_name: String::new(),
+            step_no: 0,
+            trace,
+        }
+    }
+
+    /// A run-time scalar (empty when unset, as in bash).
+    pub fn var(&self, name: &str) -> &[u8] {
+        self.vars.get(name).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn list(&self, name: &str) -> &[Vec<u8>] {
+        self.lists.get(name).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// A progress line on standard error (the script's `lxops_say`).
+    pub fn say(&self, line: &str) {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{line}");
+    }
+
+    /// One trace record (the script's `lxops_trace`): fields joined by spaces.
+    pub fn trace(&mut self, fields: &[&str]) {
+        if let Some(f) = &mut self.trace {
+            let _ = writeln!(f, "{}", fields.join(" "));
+        }
+    }
+}
+
+/// The executable file `prog` in a `PATH` directory, if there is one.
+pub fn find_program(prog: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false))
+}
+
+/// Helpers every script defines: the bash halves, in one place of the script.
+pub fn bash_helpers() -> Vec<&'static str> {
+    vec![unit::BASH, text::BASH, quote::BASH, cmd::BASH, cond::BASH, parse::BASH, action::BASH]
+}
