@@ -9,4 +9,7 @@
 
 mod equivalence;
 mod fixtures;
+mod hostile;
 mod real;
+mod regressions;
+mod runtimes;

@@ -7,9 +7,10 @@
 # It changes nothing on the host. Answers to queries come from STUB_*
 # variables; a STUB_<X>_B64 variable gives an answer as base64, so tests can
 # answer with any bytes (NUL included).
-prog=$(basename "$0")
+prog=${0##*/}
 stdin=""
-if [ ! -t 0 ]; then stdin=$(base64 -w0); fi
+# Input from a pipe or a file is logged; /dev/null (a character device) is not read.
+if [ -p /dev/stdin ] || [ -f /dev/stdin ]; then stdin=$(base64 -w0); fi
 {
   printf '%d\0%s\0' "$#" "$prog"
   for a in "$@"; do printf '%s\0' "$a"; done
@@ -30,6 +31,17 @@ if [ "$prog" = lxc ] && [ "${1:-}" = rebuild ]; then
   echo 'Error: unknown command "rebuild" for "lxc"' >&2
   exit 1
 fi
+# With LXOPS_GUEST_SANDBOX (the path of guest-sandbox.sh), guest shell
+# scripts really run, in a throwaway root, to show no value becomes code.
+if [ -n "${LXOPS_GUEST_SANDBOX:-}" ] && { [ "$prog" = incus ] || [ "$prog" = lxc ]; }; then
+  args=("$@")
+  for ((i = 0; i < ${#args[@]} - 1; i++)); do
+    if [ "${args[i]}" = -- ] && [ "${args[i+1]}" = /bin/sh ]; then
+      printf '%s' "$stdin" | base64 -d | "$LXOPS_GUEST_SANDBOX" "${args[@]:i+2}" >/dev/null 2>&1 || true
+      break
+    fi
+  done
+fi
 case "$prog" in
   incus | lxc)
     all=" $* "
@@ -39,7 +51,14 @@ case "$prog" in
         for p in ${STUB_PROFILES:-}; do printf '%s,,1\n' "$p"; done ;;
       *" --columns ns "*)
         answer INSTANCES_TEXT ''
-        for i in ${STUB_INSTANCES:-}; do printf '%s\n' "$i"; done ;;
+        # STUB_PROJECT_INSTANCES: PROJECT=name,STATE words for `--project PROJECT`.
+        if [ "$1" = --project ]; then
+          for i in ${STUB_PROJECT_INSTANCES:-}; do
+            if [ "${i%%=*}" = "$2" ]; then printf '%s\n' "${i#*=}"; fi
+          done
+        else
+          for i in ${STUB_INSTANCES:-}; do printf '%s\n' "$i"; done
+        fi ;;
       *" --columns n4 "*)
         answer N4 '%s,"10.9.8.7 (eth0)"\n' "${*: -1}" ;;
       *" config show --expanded "*)
