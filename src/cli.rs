@@ -328,6 +328,9 @@ pub enum PlanCmd {
     ///
     /// Example: lxops cloudconfig --ostype alpine -i web1 --execute motd.cfg
     Cloudconfig(CloudconfigArgs),
+    /// Compare an instance's profiles with its config, or bring them in line.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
     /// Create an instance's filesystems and device directories only.
     ///
     /// Example: lxops create-devices --execute web1.yaml
@@ -338,9 +341,53 @@ pub enum PlanCmd {
     CreateProfile(PlanArgs),
 }
 
+/// `profile …`: the instance's profile list against the config's. The
+/// expected list is the config's `profiles` followed by the instance
+/// profile (no implicit `default`, as in the original).
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// Print the profiles a config gives its instance, in order (nothing is read from the server).
+    ///
+    /// Example: lxops profile list web1.yaml
+    List(QueryArgs),
+    /// Show where an instance's profiles differ from its config (a query: it reads the server).
+    ///
+    /// Example: lxops profile diff web1.yaml
+    Diff(QueryArgs),
+    /// Give an instance exactly its config's profiles, in the config's order.
+    ///
+    /// Example: lxops profile apply --execute web1.yaml
+    Apply(PlanArgs),
+    /// Put an instance's profiles in the config's order, when it has exactly those profiles.
+    ///
+    /// Example: lxops profile reorder --execute web1.yaml
+    Reorder(PlanArgs),
+}
+
+/// A command that reads and prints: it has no plan to run or script.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub configs: Configs,
+}
+
+/// The run arguments of a query: it has no plan, so nothing to execute.
+const NO_RUN: RunArgs = RunArgs { execute: false, format: Format::Text, from: None, yes: false };
+
 impl PlanCmd {
+    /// Whether the command reads the server and prints a result (a query)
+    /// instead of compiling a plan: it has no script and no `--execute`.
+    pub fn is_query(&self) -> bool {
+        matches!(self, PlanCmd::Profile(ProfileCmd::List(_) | ProfileCmd::Diff(_)))
+    }
+
     pub fn run_args(&self) -> &RunArgs {
         match self {
+            PlanCmd::Profile(ProfileCmd::Apply(a) | ProfileCmd::Reorder(a)) => &a.run,
+            PlanCmd::Profile(ProfileCmd::List(_) | ProfileCmd::Diff(_)) => &NO_RUN,
             PlanCmd::Launch(a) | PlanCmd::Configure(a) => &a.run,
             PlanCmd::Rebuild(a) => &a.run,
             PlanCmd::Rename(a) => &a.run,
@@ -358,11 +405,17 @@ impl PlanCmd {
             PlanCmd::Cloudconfig(_) => &[],
             PlanCmd::Delete(a) | PlanCmd::Destroy(a) => &a.configs.configs,
             PlanCmd::CreateDevices(a) | PlanCmd::CreateProfile(a) => &a.configs.configs,
+            PlanCmd::Profile(ProfileCmd::Apply(a) | ProfileCmd::Reorder(a)) => &a.configs.configs,
+            PlanCmd::Profile(ProfileCmd::List(q) | ProfileCmd::Diff(q)) => &q.configs.configs,
         }
     }
 
     pub fn name(&self) -> &'static str {
         match self {
+            PlanCmd::Profile(ProfileCmd::List(_)) => "profile list",
+            PlanCmd::Profile(ProfileCmd::Diff(_)) => "profile diff",
+            PlanCmd::Profile(ProfileCmd::Apply(_)) => "profile apply",
+            PlanCmd::Profile(ProfileCmd::Reorder(_)) => "profile reorder",
             PlanCmd::Launch(_) => "launch",
             PlanCmd::Configure(_) => "configure",
             PlanCmd::Rebuild(_) => "rebuild",

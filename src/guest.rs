@@ -154,7 +154,11 @@ impl Guest<'_, '_> {
             && let Some(os) = self.need_os(f, "timezone", "set the timezone")
         {
             let cmd = match os.timezone {
-                TzStyle::SetupTimezone => Some(self.exec(&["setup-timezone", "-z", tz])),
+                TzStyle::Command(argv) => {
+                    let mut a: Vec<&str> = argv.to_vec();
+                    a.push(tz);
+                    Some(self.exec(&a))
+                }
                 TzStyle::Zoneinfo => Some(self.script(format!(
                     "tz={}\n[ -e \"/usr/share/zoneinfo/$tz\" ] || {{ echo \"unknown timezone: $tz\" >&2; exit 1; }}\nln -sf \"/usr/share/zoneinfo/$tz\" /etc/localtime\nprintf '%s\\n' \"$tz\" > /etc/timezone\n",
                     quote_posix(tz)

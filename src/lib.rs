@@ -3,6 +3,8 @@
 //! The pipeline is `load` (files) → `resolve` (an [`resolve::Instance`]) →
 //! commands. See ARCHITECTURE.md for the map.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod cloudconfig;
 pub mod cmd;

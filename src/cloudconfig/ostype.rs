@@ -21,8 +21,8 @@ pub enum UserStyle {
 /// How an ostype sets the timezone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TzStyle {
-    /// `setup-timezone -z TZ` (alpine).
-    SetupTimezone,
+    /// This command with the zone appended (alpine: `setup-timezone -z`).
+    Command(&'static [&'static str]),
     /// Link /etc/localtime to /usr/share/zoneinfo/TZ and write /etc/timezone.
     Zoneinfo,
     None,
@@ -54,7 +54,7 @@ pub const OSTYPES: &[OsType] = &[
         unlock_password: true,
         set_password: &["chpasswd", "-e"],
         add_to_group: &["adduser"],
-        timezone: TzStyle::SetupTimezone,
+        timezone: TzStyle::Command(&["setup-timezone", "-z"]),
     },
     OsType {
         name: "debian",

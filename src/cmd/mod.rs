@@ -7,6 +7,7 @@
 pub mod config;
 pub mod info;
 pub mod plan;
+pub mod profile;
 pub mod property;
 
 use crate::cli::GlobalArgs;

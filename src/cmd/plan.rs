@@ -25,6 +25,19 @@ fn command_line() -> Vec<String> {
 }
 
 pub fn run(g: &GlobalArgs, c: PlanCmd, script: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    if c.is_query() {
+        if script {
+            return Err(ConfigError::one(
+                Diag::new(format!(
+                    "lxops {} reads and prints; it has no plan, so there is no script",
+                    c.name()
+                ))
+                .hint(format!("run lxops {} directly", c.name())),
+            )
+            .into());
+        }
+        return super::profile::run(g, &c, out);
+    }
     let run = c.run_args().clone();
     if script && (run.execute || run.format != Format::Text || run.from.is_some() || run.yes) {
         return Err(ConfigError::one(
@@ -194,6 +207,11 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
                 b.program(b.backend().cli());
                 lifecycle::create_profile(&mut b, &inst)
             }
+            PlanCmd::Profile(crate::cli::ProfileCmd::Apply(_)) => crate::plan::profiles::apply(&mut b, &inst),
+            PlanCmd::Profile(crate::cli::ProfileCmd::Reorder(_)) => {
+                crate::plan::profiles::reorder(&mut b, &inst)
+            }
+            PlanCmd::Profile(_) => unreachable!("queries do not compile plans"),
         }
     }
     if !errs.is_empty() {

@@ -22,10 +22,12 @@ pub struct Settings {
 }
 
 /// What a fact reads, per project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum FactKind {
     Profiles,
     Instances,
+    /// One instance's `config show`.
+    Config(String),
 }
 
 /// An open undo window: the steps added until it is closed are covered.
@@ -135,14 +137,16 @@ impl Builder {
     }
 
     fn fact(&mut self, kind: FactKind, project: &str, cmd: Cmd) -> String {
-        if let Some(v) = self.facts.get(&(kind, project.to_string())) {
+        if let Some(v) = self.facts.get(&(kind.clone(), project.to_string())) {
             return v.clone();
         }
-        let base = match kind {
-            FactKind::Profiles => "profiles",
-            FactKind::Instances => "instances",
+        let var = match &kind {
+            FactKind::Profiles if project == "default" => self.var(&["profiles"]),
+            FactKind::Profiles => self.var(&["profiles", project]),
+            FactKind::Instances if project == "default" => self.var(&["instances"]),
+            FactKind::Instances => self.var(&["instances", project]),
+            FactKind::Config(name) => self.var(&["config", project, name]),
         };
-        let var = if project == "default" { self.var(&[base]) } else { self.var(&[base, project]) };
         self.facts.insert((kind, project.to_string()), var.clone());
         self.plan.facts.push(Fact { var: var.clone(), cmd });
         var
@@ -158,6 +162,12 @@ impl Builder {
     pub fn instances(&mut self, project: &str) -> String {
         let cmd = self.backend().instance_list(project);
         self.fact(FactKind::Instances, project, cmd)
+    }
+
+    /// The fact holding an instance's `config show` (a query's input).
+    pub fn instance_config(&mut self, project: &str, name: &str) -> String {
+        let cmd = self.backend().show(project, name);
+        self.fact(FactKind::Config(name.to_string()), project, cmd)
     }
 
     pub fn check(

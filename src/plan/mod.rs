@@ -14,6 +14,7 @@ pub mod devices;
 pub mod host;
 pub mod lifecycle;
 pub mod model;
+pub mod profiles;
 pub mod rebuild;
 pub mod rename;
 

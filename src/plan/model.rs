@@ -222,6 +222,13 @@ pub enum Cond {
     },
     /// The run-time list has no element.
     ListEmpty(String),
+    /// The run-time list holds exactly `items`: in this order, or in any
+    /// order (as a multiset) when `ordered` is false.
+    ListIs {
+        list: String,
+        items: Vec<String>,
+        ordered: bool,
+    },
     Not(Box<Cond>),
     And(Vec<Cond>),
     Or(Vec<Cond>),
@@ -245,7 +252,7 @@ impl Cond {
     /// Appends the run-time values the condition reads (facts excluded).
     pub fn vars(&self, out: &mut Vec<String>) {
         match self {
-            Cond::Flag(v) | Cond::ListEmpty(v) => out.push(v.clone()),
+            Cond::Flag(v) | Cond::ListEmpty(v) | Cond::ListIs { list: v, .. } => out.push(v.clone()),
             Cond::Succeeds(c) | Cond::Prints { cmd: c, .. } => {
                 out.extend(c.vars().into_iter().map(str::to_string))
             }
@@ -381,6 +388,9 @@ pub enum Action {
     WaitNetwork { show: Cmd, shown: String, list: Cmd, instance: String, seconds: u32, address: String },
     /// Wait until a command succeeds in the guest (retrying once a second).
     WaitReady { probe: Cmd, seconds: u32 },
+    /// Fail with `message` unless the condition holds (a run-time
+    /// assumption that only an earlier step can establish).
+    Assert { cond: Cond, message: String },
     /// Run `cmd` once per element of the run-time list `list` (the element
     /// is the run-time value `item`), skipping elements that are keys of the
     /// fact `unless_in`, collecting the elements done into the list
@@ -499,6 +509,7 @@ impl Step {
             Action::WaitNetwork { show, list, .. } => out.extend([show, list]),
             Action::WaitReady { probe, .. } => out.push(probe),
             Action::ForEach { cmd, .. } => out.push(cmd),
+            Action::Assert { cond, .. } => out.extend(cond.commands()),
         }
         out
     }
@@ -534,6 +545,10 @@ impl Step {
             Action::ForEach { item, list, .. } => {
                 r.push(list.clone());
                 Some(item.as_str())
+            }
+            Action::Assert { cond, .. } => {
+                cond.vars(&mut r);
+                None
             }
             _ => None,
         };

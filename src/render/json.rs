@@ -134,6 +134,7 @@ enum JsonCond {
     Succeeds(JsonCmd),
     Prints { cmd: JsonCmd, want: String },
     ListEmpty(String),
+    ListIs { list: String, items: Vec<String>, ordered: bool },
     Not(Box<JsonCond>),
     All(Vec<JsonCond>),
     Any(Vec<JsonCond>),
@@ -171,6 +172,10 @@ enum JsonAction {
     WaitReady {
         seconds: u32,
         probe: JsonCmd,
+    },
+    Assert {
+        cond: JsonCond,
+        message: String,
     },
     ForEach {
         list: String,
@@ -228,6 +233,9 @@ fn cond(c: &Cond) -> JsonCond {
         Cond::Succeeds(c) => JsonCond::Succeeds(cmd(c)),
         Cond::Prints { cmd: c, want } => JsonCond::Prints { cmd: cmd(c), want: want.clone() },
         Cond::ListEmpty(v) => JsonCond::ListEmpty(v.clone()),
+        Cond::ListIs { list, items, ordered } => {
+            JsonCond::ListIs { list: list.clone(), items: items.clone(), ordered: *ordered }
+        }
         Cond::Not(i) => JsonCond::Not(Box::new(cond(i))),
         Cond::And(v) => JsonCond::All(v.iter().map(cond).collect()),
         Cond::Or(v) => JsonCond::Any(v.iter().map(cond).collect()),
@@ -283,6 +291,7 @@ fn action(a: &Action) -> JsonAction {
         Action::WaitReady { probe, seconds } => {
             JsonAction::WaitReady { seconds: *seconds, probe: cmd(probe) }
         }
+        Action::Assert { cond: c, message } => JsonAction::Assert { cond: cond(c), message: message.clone() },
         Action::ForEach { list, item, unless_in, cmd: c, collect, tolerant } => JsonAction::ForEach {
             list: list.clone(),
             item: item.clone(),

@@ -141,6 +141,9 @@ fn step(s: &mut String, k: usize, width: usize, st: &Step) {
         Action::WaitReady { probe, seconds } => {
             let _ = writeln!(s, "{pad}retry `{}` once a second, up to {seconds} s", display_cmd(probe));
         }
+        Action::Assert { cond, message } => {
+            let _ = writeln!(s, "{pad}fails unless {} ({})", describe(cond), text(message));
+        }
     }
     for v in &st.sets {
         let _ = writeln!(s, "{pad}sets {v}");

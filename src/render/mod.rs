@@ -53,6 +53,9 @@ pub fn describe(c: &Cond) -> String {
         Cond::Succeeds(cmd) => format!("`{}` succeeds", display_cmd(cmd)),
         Cond::Prints { cmd, want } => format!("`{}` prints {}", display_cmd(cmd), quote(want)),
         Cond::ListEmpty(v) => format!("${v} is empty"),
+        Cond::ListIs { list, items, ordered } => {
+            format!("${list} is {}{}", items.join(","), if *ordered { "" } else { " in some order" })
+        }
         Cond::Not(inner) => format!("not ({})", describe(inner)),
         Cond::And(v) => v.iter().map(describe).collect::<Vec<_>>().join(" and "),
         Cond::Or(v) => v.iter().map(describe).collect::<Vec<_>>().join(" or "),

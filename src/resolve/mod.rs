@@ -496,12 +496,12 @@ fn resolve_filesystems(
         };
         let path = if kind == FsKind::Dir { host_dir.clone() } else { path };
         // D25: never a pool's root dataset, a system directory or one above it.
-        let unsafe_place = if kind == FsKind::Zfs && !path.contains('/') {
+        let refused_place = if kind == FsKind::Zfs && !path.contains('/') {
             Some(format!("{path} is a pool's root dataset"))
         } else {
             system_dir_problem(&host_dir)
         };
-        if let Some(problem) = unsafe_place {
+        if let Some(problem) = refused_place {
             errs.push(
                 Diag::new(format!("filesystem {id}: pattern {:?} gives {path}: {problem}", fs.pattern))
                     .in_file(&file)

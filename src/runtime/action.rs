@@ -138,6 +138,12 @@ pub fn bash(sh: &mut Sh, a: &Action) {
         Action::WaitReady { probe, seconds } => {
             sh.line(format!("lxops_wait_ready {seconds} {}", cmd::words(probe)));
         }
+        Action::Assert { cond, message } => {
+            sh.open(format!("if ! {}; then", crate::runtime::cond::group(cond)));
+            sh.line(format!("lxops_say {}", quote(&format!("    {}", crate::runtime::text::text(message)))));
+            sh.line("false");
+            sh.close("fi");
+        }
         Action::ForEach { list, item, unless_in, cmd: c, collect, tolerant } => {
             if let Some(v) = collect {
                 sh.line(format!("{v}=()"));
@@ -260,6 +266,12 @@ impl Runner {
                 let msg = format!("the instance did not answer within {seconds} s");
                 self.say(&format!("    {msg}"));
                 return Err(RunError(msg));
+            }
+            Action::Assert { cond, message } => {
+                if !self.eval(cond)? {
+                    self.say(&format!("    {}", crate::runtime::text::text(message)));
+                    return Err(RunError(message.clone()));
+                }
             }
             Action::ForEach { list, item, unless_in, cmd: c, collect, tolerant } => {
                 let mut done = Vec::new();

@@ -46,6 +46,23 @@ lxops_row() {
 lxops_real_dir() {
   [ -d "$1" ] && [ ! -L "$1" ] && [ "$(realpath -e -- "$1")" = "$1" ]
 }
+# lxops_list_is ordered|any NAME ITEM...: the array NAME holds exactly the
+# ITEMs, in order or in any order (names hold no newline, so sorting the
+# lines compares them as multisets; LC_ALL=C sorts bytes as Rust does).
+lxops_list_is() {
+  local -n __lxops_list=$2
+  local how=$1 i=0 x
+  shift 2
+  [ "${#__lxops_list[@]}" = $# ] || return 1
+  if [ "$how" = ordered ]; then
+    for x in "$@"; do
+      [[ ${__lxops_list[i]} == "$x" ]] || return 1
+      i=$((i + 1))
+    done
+    return 0
+  fi
+  [ "$(printf '%s\n' "${__lxops_list[@]}" | LC_ALL=C sort)" = "$(printf '%s\n' "$@" | LC_ALL=C sort)" ]
+}
 # lxops_prints WANT ARGV...: the command succeeds and prints WANT.
 lxops_prints() {
   local want=$1 out
@@ -73,6 +90,15 @@ pub fn bash(c: &Cond) -> String {
             format!("lxops_prints {} {}", quote(want), cmd::words(c))
         }
         Cond::ListEmpty(v) => format!("[ \"${{#{v}[@]}}\" -eq 0 ]"),
+        Cond::ListIs { list, items, ordered } => {
+            let words: Vec<String> = items.iter().map(|i| quote(i)).collect();
+            let how = if *ordered { "ordered" } else { "any" };
+            format!(
+                "lxops_list_is {how} {list}{}{}",
+                if words.is_empty() { "" } else { " " },
+                words.join(" ")
+            )
+        }
         Cond::Not(inner) => format!("! {}", group(inner)),
         Cond::And(v) => v.iter().map(group).collect::<Vec<_>>().join(" && "),
         Cond::Or(v) => v.iter().map(group).collect::<Vec<_>>().join(" || "),
@@ -112,6 +138,15 @@ impl Runner {
                 f.status == 0 && normalize(&f.stdout) == want.as_bytes()
             }
             Cond::ListEmpty(v) => self.list(v).is_empty(),
+            Cond::ListIs { list, items, ordered } => {
+                let mut have: Vec<&[u8]> = self.list(list).iter().map(Vec::as_slice).collect();
+                let mut want: Vec<&[u8]> = items.iter().map(|i| i.as_bytes()).collect();
+                if !*ordered {
+                    have.sort();
+                    want.sort();
+                }
+                have == want
+            }
             Cond::Not(i) => !self.eval(i)?,
             Cond::And(v) => {
                 for x in v {

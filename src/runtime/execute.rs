@@ -35,12 +35,8 @@ pub fn execute(plan: &Plan, from: Option<Resume>, resume: &dyn Fn(&str) -> Strin
     result
 }
 
-fn run(
-    r: &mut Runner,
-    plan: &Plan,
-    from: Option<Resume>,
-    resume: &dyn Fn(&str) -> String,
-) -> Result<(), RunError> {
+/// Required programs and sudo: the first checks of every run.
+fn prepare(r: &Runner, plan: &Plan) -> Result<(), RunError> {
     for p in &plan.programs {
         if find_program(p).is_none() {
             return Err(RunError(format!("required program not found: {p}")));
@@ -49,6 +45,43 @@ fn run(
     if r.sudo && find_program("sudo").is_none() {
         return Err(RunError("not root and sudo is not installed".into()));
     }
+    Ok(())
+}
+
+/// Reads every fact, as the script does before its preflight.
+fn facts(r: &mut Runner, plan: &Plan) -> Result<(), RunError> {
+    for f in &plan.facts {
+        match r.read_fact(&f.cmd) {
+            Ok(v) => {
+                r.trace(&["fact", &f.var, &show(&v)]);
+                r.vars.insert(f.var.clone(), v);
+            }
+            Err(status) => {
+                let shown = show(&crate::runtime::quote::posix_line(&r.expand(&f.cmd)));
+                r.say(&format!("    command failed (exit status {status}): {shown}"));
+                return Err(RunError(fact_error(f)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The query path: reads a plan's facts (a plan without steps) with the
+/// executor's own code, for commands that interpret the answers in Rust.
+pub fn read_facts(plan: &Plan) -> Result<std::collections::HashMap<String, Vec<u8>>, RunError> {
+    let mut r = Runner::new(!is_root());
+    prepare(&r, plan)?;
+    facts(&mut r, plan)?;
+    Ok(r.vars)
+}
+
+fn run(
+    r: &mut Runner,
+    plan: &Plan,
+    from: Option<Resume>,
+    resume: &dyn Fn(&str) -> String,
+) -> Result<(), RunError> {
+    prepare(r, plan)?;
     let lockdir = std::env::var("LXOPS_LOCK_DIR").unwrap_or_else(|_| "/run/lock".into());
     let mut locks = Vec::new();
     for name in &plan.locks {
@@ -64,19 +97,7 @@ fn run(
         }
         locks.push(f);
     }
-    for f in &plan.facts {
-        match r.read_fact(&f.cmd) {
-            Ok(v) => {
-                r.trace(&["fact", &f.var, &show(&v)]);
-                r.vars.insert(f.var.clone(), v);
-            }
-            Err(status) => {
-                let shown = show(&crate::runtime::quote::posix_line(&r.expand(&f.cmd)));
-                r.say(&format!("    command failed (exit status {status}): {shown}"));
-                return Err(RunError(fact_error(f)));
-            }
-        }
-    }
+    facts(r, plan)?;
     let resuming = from.is_some_and(|f| f != Resume { unit: 0, step: 1 });
     if !resuming {
         let mut failed = false;

@@ -161,11 +161,17 @@ pub fn run_line(dir: &Path, line: &str) -> Run {
         w.remove(0);
     }
     assert_eq!(w.first().map(|s| s.as_str()), Some("lxops"), "a cmd line runs lxops: {line}");
+    // STUBS=1: the logging stand-ins answer for the server (queries read it).
+    let mut path = std::env::var("PATH").unwrap_or_default();
+    if env.iter().any(|(k, v)| k == "STUBS" && v == "1") {
+        path = format!("{}:{path}", crate::equivalence::stub_dir(dir).display());
+        env.push(("LXOPS_STUB_LOG".into(), dir.join("stub.log").display().to_string()));
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_lxops"))
         .args(&w[1..])
         .current_dir(&cwd)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", path)
         .env("XDG_CONFIG_HOME", dir.join("xdg"))
         .env("HOME", dir)
         .env("LXOPS_BACKEND", "incus")

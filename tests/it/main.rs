@@ -3,6 +3,10 @@
 //! - `fixtures`: the fast tier. Every folder in `fixtures/` is a case; its
 //!   `cmd` file lists lxops command lines, and their outputs together make
 //!   one insta snapshot in `snapshots/`.
+//! - `equivalence`, `hostile`, `regressions`, `runtimes`: the script and
+//!   `--execute` agree, on fixtures, generated hostile inputs, the nine
+//!   review cases and the parsers' generated inputs.
+//! - `schema`, `tidy`: the JSON contract and the architecture's invariants.
 //! - `real`: the real tier against a running LXD or Incus with zfs-fuse,
 //!   brought up by `ci/bench-up.sh`. These tests fail, never skip, when the
 //!   bench is down; the fast-tier command leaves them out by name.
@@ -13,3 +17,5 @@ mod hostile;
 mod real;
 mod regressions;
 mod runtimes;
+mod schema;
+mod tidy;

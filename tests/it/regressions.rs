@@ -30,6 +30,11 @@ fn lxops(tmp: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -112,7 +117,7 @@ fn case3_backslashes_and_tabs_are_not_escape_sequences() {
     let show = "profiles:\n- default\n- web1\\tp\n";
     let env = vec![
         ("STUB_INSTANCES".to_string(), "web1,STOPPED".to_string()),
-        ("STUB_SHOW".to_string(), show.to_string()),
+        ("STUB_SHOW_B64".to_string(), b64(show)),
     ];
     let both = run_both(&tmp.0, &tmp.0, &env, &strings(&["rename", "web1.yaml", "web2"]));
     assert!(differences(&both).is_empty(), "{:?}", differences(&both));
@@ -135,7 +140,7 @@ fn case4_a_carriage_return_in_server_output_is_read_alike() {
     files(&tmp.0, &[("web1.yaml", "#lxops-v1\nostype: alpine\nimage: tiny\n")]);
     let env = vec![
         ("STUB_INSTANCES".to_string(), "web1,STOPPED".to_string()),
-        ("STUB_SHOW".to_string(), "profiles:\n- default\r\n- web1.lxops\n".to_string()),
+        ("STUB_SHOW_B64".to_string(), b64("profiles:\n- default\r\n- web1.lxops\n")),
     ];
     let both = run_both(&tmp.0, &tmp.0, &env, &strings(&["rename", "web1.yaml", "web2"]));
     assert!(differences(&both).is_empty(), "{:?}", differences(&both));

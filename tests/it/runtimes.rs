@@ -87,6 +87,9 @@ while IFS=' ' read -r kind a b c d2; do
     list) v=(); if lxops_profiles v "$(d "$a")" list 2>/dev/null; then e "ok $(a1 "${v[@]}")"; else e fail; fi ;;
     macs) v=(); if lxops_hwaddrs v "$(d "$a")" macs 2>/dev/null; then e "ok $(a1 "${v[@]}")"; else e fail; fi ;;
     keys) v=(); if lxops_hwaddrs v "$(d "$a")" keys 2>/dev/null; then e "ok $(a1 "${v[@]}")"; else e fail; fi ;;
+    listis)
+      mapfile -t l < <(d "$b"); mapfile -t w < <(d "$c")
+      if lxops_list_is "$(d "$a")" l "${w[@]}"; then e yes; else e no; fi ;;
   esac
 done
 "#;
@@ -125,7 +128,26 @@ fn bash_and_rust_halves_agree_on_generated_inputs() {
             if k.is_empty() { b"x".to_vec() } else { k }
         };
         let (k, v) = (key(&mut rng), key(&mut rng));
-        let (kind, args, expected): (&str, Vec<&[u8]>, Vec<u8>) = match i % 12 {
+        // Lists of names (no newline, not empty), joined by newlines for the harness.
+        let names = |rng: &mut fastrand::Rng| -> Vec<Vec<u8>> {
+            (0..rng.usize(0..4))
+                .map(|_| [b"a".as_slice(), b"b", b"c", b"web1.lxops", b"x\ry"][rng.usize(0..5)].to_vec())
+                .collect()
+        };
+        let (l, w) = (names(&mut rng), names(&mut rng));
+        let w = if rng.bool() { l.iter().rev().cloned().collect() } else { w };
+        let (lj, wj) = (l.join(&b'\n'), w.join(&b'\n'));
+        let how: &[u8] = if rng.bool() { b"ordered" } else { b"any" };
+        let listis = {
+            let (mut a2, mut b2) = (l.clone(), w.clone());
+            if how == b"any" {
+                a2.sort();
+                b2.sort();
+            }
+            yes(a2 == b2)
+        };
+        let (kind, args, expected): (&str, Vec<&[u8]>, Vec<u8>) = match i % 13 {
+            12 => ("listis", vec![how, &lj, &wj], listis),
             0 => ("show", vec![&a], disp::show(&a).into_bytes()),
             1 => ("qp", vec![&a, &b, &c], quote::posix_line(&[a.clone(), b.clone(), c.clone()])),
             2 => ("row", vec![&a, &k], yes(cond::row(&a, &k, None))),

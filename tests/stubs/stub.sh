@@ -16,11 +16,12 @@ if [ -p /dev/stdin ] || [ -f /dev/stdin ]; then stdin=$(base64 -w0); fi
   for a in "$@"; do printf '%s\0' "$a"; done
   printf '%s\0' "$stdin"
 } >>"${LXOPS_STUB_LOG:?}"
-# answer NAME DEFAULT...: $STUB_NAME_B64 decoded, else $STUB_NAME, else the default.
+# answer NAME DEFAULT...: $STUB_NAME_B64 decoded (exact bytes), else
+# $STUB_NAME with printf's backslash escapes (\n) interpreted, else the default.
 answer() {
   local b64="STUB_${1}_B64" txt="STUB_$1"
   if [ -n "${!b64:-}" ]; then printf '%s' "${!b64}" | base64 -d
-  elif [ -n "${!txt+set}" ]; then printf '%s' "${!txt}"
+  elif [ -n "${!txt+set}" ]; then printf '%b' "${!txt}"
   else shift; printf "$@"; fi
 }
 # STUB_FAIL: a text that makes a matching call fail.

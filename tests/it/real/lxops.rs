@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 /// How a plan is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Mode {
-    /// `lxops COMMAND --execute …`
+    /// `lxops COMMAND --execute --yes …`
     Execute,
-    /// `lxops script COMMAND … > FILE; bash FILE [--yes]`
+    /// `lxops script COMMAND … > FILE; bash FILE --yes`
     Script,
 }
 
@@ -90,7 +90,7 @@ impl<'a> Lx<'a> {
         let started = Instant::now();
         let r = match mode {
             Mode::Execute => {
-                let mut a = vec![command, "--execute"];
+                let mut a = vec![command, "--execute", "--yes"];
                 a.extend_from_slice(args);
                 self.lxops(&a)
             }
@@ -111,12 +111,9 @@ impl<'a> Lx<'a> {
                 let file = self.root.join("scripts").join(format!("{n:02}-{command}.sh"));
                 std::fs::create_dir_all(file.parent().unwrap()).unwrap();
                 std::fs::write(&file, &r.stdout).unwrap();
-                let destructive = r.stdout.contains("\n    --yes) lxops_yes=1; shift ;;\n");
+                // Scripts take --yes whether or not they have destructive steps.
                 let mut bash = self.t.bench.command("bash");
-                bash.arg(&file);
-                if destructive {
-                    bash.arg("--yes");
-                }
+                bash.arg(&file).arg("--yes");
                 bash.current_dir(&self.root).stdout(Stdio::piped()).stderr(Stdio::piped());
                 let out = bash.output().expect("run bash");
                 super::finish(out)
