@@ -85,11 +85,6 @@ impl Properties {
         Ok(())
     }
 
-    /// Global properties only, as `property list` shows them.
-    pub fn global_map(&self) -> IndexMap<String, String> {
-        self.global.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect()
-    }
-
     /// The lookup for conditional include and cloud-config paths: `-P`, then
     /// global, and an empty value counts as undefined.
     pub fn conditional(&self, key: &str) -> Option<String> {
@@ -183,17 +178,6 @@ pub fn substitute(pattern: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Res
     Ok(out)
 }
 
-/// The keys a pattern refers to, in order.
-pub fn keys(pattern: &str) -> Vec<String> {
-    pieces(pattern)
-        .into_iter()
-        .filter_map(|p| match p {
-            Piece::Key(k) => Some(k.to_string()),
-            Piece::Text(_) => None,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,10 +199,5 @@ mod tests {
         assert_eq!(sub("()"), Ok("E".into()));
         assert_eq!(sub("a(b"), Ok("a(b".into()));
         assert_eq!(sub("a)b"), Ok("a)b".into()));
-    }
-
-    #[test]
-    fn keys_lists_all() {
-        assert_eq!(keys("(a)/(b)/(a)"), vec!["a", "b", "a"]);
     }
 }

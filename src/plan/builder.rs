@@ -261,3 +261,49 @@ fn hex(bytes: &[u8]) -> String {
 pub fn origin(file: &std::path::Path, key: &str) -> String {
     format!("{}: {key}", file.display())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::model::{Action, Kind};
+
+    fn builder() -> Builder {
+        Builder::new("t", Settings { backend: Backend::Incus, wait_network: None, force: false })
+    }
+
+    /// Projects whose names differ only in punctuation get their own facts.
+    #[test]
+    fn facts_are_keyed_by_what_they_read() {
+        let mut b = builder();
+        let (a, c) = (b.instances("a-b"), b.instances("a.b"));
+        assert_ne!(a, c);
+        assert_eq!(b.instances("a-b"), a, "read once per project");
+        assert_eq!(b.plan.facts.len(), 2);
+    }
+
+    /// An undo window covers exactly the steps added while it was open.
+    #[test]
+    fn undo_windows_cover_the_steps_between_open_and_close() {
+        let mut b = builder();
+        b.unit("w");
+        let step = |id: &str| Step::new(id, Kind::Server, id, Action::Run(vec![]));
+        b.step(step("before"));
+        let w = b.open_undo();
+        b.step(step("in1"));
+        b.step(step("in2"));
+        b.close_undo(w, vec![], vec![]);
+        b.step(step("after"));
+        let u = &b.plan.units[0];
+        assert_eq!((u.undo[0].first, u.undo[0].last), (2, 3));
+        let empty = b.open_undo();
+        b.close_undo(empty, vec![], vec![]);
+        assert_eq!(b.plan.units[0].undo.len(), 1, "a window over no step is dropped");
+    }
+
+    #[test]
+    fn run_time_names_are_fresh() {
+        let mut b = builder();
+        let (x, y) = (b.var(&["a-b"]), b.var(&["a.b"]));
+        assert_ne!(x, y);
+    }
+}

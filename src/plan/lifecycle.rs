@@ -321,21 +321,18 @@ pub fn remove(b: &mut Builder, inst: &Instance, destroy: bool, errs: &mut Vec<Di
     if !kept.is_empty() {
         b.plan.notes.push(format!("{name}: filesystems kept: {}", kept.join(", ")));
     }
-    if !destroy {
-        return;
+    if destroy {
+        destroy_filesystems(b, inst, errs);
     }
+}
+
+/// Destroy's steps: the filesystems marked `destroy: true`, each checked on
+/// the host first (D6, D25).
+fn destroy_filesystems(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     for fs in inst.filesystems.iter().filter(|f| f.destroy) {
         let at = origin(&fs.file, &format!("filesystems.{}.destroy", fs.id));
-        // D6: never a pool root or anything that holds a filesystem not marked destroy.
-        if fs.kind == FsKind::Zfs && !fs.path.contains('/') {
-            errs.push(
-                Diag::new(format!("refusing to destroy {}: it is a pool's root dataset", fs.path))
-                    .in_file(&fs.file)
-                    .at_key(format!("filesystems.{}", fs.id))
-                    .hint("point the pattern at a dataset below the pool"),
-            );
-            continue;
-        }
+        // D6: never anything that holds a filesystem not marked destroy (pool
+        // roots and system directories never resolve: D25).
         if let Some(other) = inst
             .filesystems
             .iter()

@@ -721,3 +721,68 @@ impl Plan {
         Ok(r)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str, argv: &[&str]) -> Step {
+        Step::new(id, Kind::Server, id, Action::Run(vec![Cmd::new(argv.iter().copied())]))
+    }
+
+    /// A value captured by step 1 and read by step 3 blocks resuming at 2
+    /// and 3; the undo reading it blocks every later step too.
+    #[test]
+    fn resume_points_follow_the_values() {
+        let capture = Step::new(
+            "c",
+            Kind::Server,
+            "capture",
+            Action::Capture {
+                cmd: Cmd::new(["x"]),
+                raw: "raw".into(),
+                outputs: vec![("v".into(), Parse::Text)],
+            },
+        );
+        let read =
+            Step::new("r", Kind::Server, "read", Action::Run(vec![Cmd::new(["y"]).push(Word::var("v"))]));
+        let mut u = Unit {
+            name: "w".into(),
+            steps: vec![capture, run("a", &["a"]), read, run("b", &["b"])],
+            undo: vec![],
+            cleanup: vec![],
+        };
+        assert_eq!(u.resume_points(), vec![true, false, false, true]);
+        u.undo.push(Undo { first: 2, last: 4, cmds: vec![], message: vec![Word::var("v")] });
+        assert_eq!(u.resume_points(), vec![true, false, false, false]);
+    }
+
+    #[test]
+    fn resume_labels_and_parsing() {
+        let unit = |n: &str| Unit {
+            name: n.into(),
+            steps: vec![run("a", &["a"]), run("b", &["b"])],
+            undo: vec![],
+            cleanup: vec![],
+        };
+        let mut plan = Plan {
+            command: "t".into(),
+            backend: crate::plan::backend::Backend::Incus,
+            locks: vec![],
+            programs: vec![],
+            facts: vec![],
+            checks: vec![],
+            units: vec![unit("w1")],
+            notes: vec![],
+            inputs: vec![],
+        };
+        assert_eq!(plan.parse_resume("2"), Ok(Resume { unit: 0, step: 2 }));
+        assert!(plan.parse_resume("0").is_err());
+        assert!(plan.parse_resume("3").is_err());
+        plan.units.push(unit("w2"));
+        assert_eq!(plan.resume_label(Resume { unit: 1, step: 2 }), "w2:2");
+        assert_eq!(plan.parse_resume("w2:1"), Ok(Resume { unit: 1, step: 1 }));
+        assert!(plan.parse_resume("2").is_err(), "several units need INSTANCE:STEP");
+        assert!(plan.parse_resume("w3:1").is_err());
+    }
+}

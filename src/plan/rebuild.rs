@@ -202,6 +202,88 @@ if configuration fails"
     lifecycle::start_and_wait(b, inst, Some(watch));
 }
 
+/// The run-time names of what the capture step read.
+struct Captured {
+    profiles: String,
+    macs: String,
+    clear: String,
+}
+
+/// Reads the instance's profile list and MAC addresses (unless skipped).
+fn capture(b: &mut Builder, inst: &Instance, o: &RebuildOptions) -> Captured {
+    let name = &inst.name;
+    let raw = b.var(&["config", name]);
+    let c = Captured {
+        profiles: b.var(&["profiles", name]),
+        macs: b.var(&["macs", name]),
+        clear: b.var(&["clear", name]),
+    };
+    let mut outputs = Vec::new();
+    if !o.skip_profiles {
+        outputs.push((c.profiles.clone(), Parse::Profiles { replace: None }));
+    }
+    if !o.skip_ip {
+        outputs.push((c.macs.clone(), Parse::Hwaddrs));
+        outputs.push((c.clear.clone(), Parse::HwaddrKeys));
+    }
+    if !outputs.is_empty() {
+        let what = match (o.skip_profiles, o.skip_ip) {
+            (false, false) => "profiles and MAC addresses",
+            (false, true) => "profiles",
+            _ => "MAC addresses",
+        };
+        b.step(Step::new(
+            "capture",
+            Kind::Server,
+            format!("read {name}'s {what}"),
+            Action::Capture { cmd: b.backend().show(&inst.project, name), raw, outputs },
+        ));
+    }
+    c
+}
+
+/// The flags and list the undo reads: whether the new instance was
+/// created, whether the old one was renamed, and its MAC addresses.
+struct Flags {
+    created: String,
+    renamed: String,
+    macs: String,
+}
+
+/// The undo of the recreate window: delete the new instance, give the
+/// fallback its MACs and name back, start it; then say where the snapshots are.
+fn put_back(
+    b: &Builder,
+    inst: &Instance,
+    o: &RebuildOptions,
+    f: &Flags,
+    snap: Option<(String, Vec<String>)>,
+) -> (Vec<Guarded>, Vec<Word>) {
+    let be = b.backend();
+    let (p, name) = (&inst.project, &inst.name);
+    let fb = fallback_name(name);
+    let mut cmds = vec![Guarded::new(be.delete_force(p, name), Some(Cond::Flag(f.created.clone())))];
+    if !o.skip_ip {
+        cmds.push(Guarded::new(
+            be.config_set(p, &fb, Word::list(&f.macs)),
+            Some(Cond::And(vec![
+                Cond::Flag(f.renamed.clone()),
+                Cond::negate(Cond::ListEmpty(f.macs.clone())),
+            ])),
+        ));
+    }
+    cmds.push(Guarded::new(be.rename(p, &fb, name), Some(Cond::Flag(f.renamed.clone()))));
+    cmds.push(Guarded::new(be.start(p, name), None));
+    let mut message = vec![Word::lit(format!("{name} is back on its old instance (started)"))];
+    if let Some((v, datasets)) = snap {
+        message.push(Word::lit("; ZFS snapshots taken before the rebuild:"));
+        for d in datasets {
+            message.push(Word(vec![Part::Lit(format!(" {d}@")), Part::Var(v.clone())]));
+        }
+    }
+    (cmds, message)
+}
+
 /// What puts the old instance back, for the window opened at the stop.
 struct RecreateUndo {
     window: crate::plan::builder::UndoWindow,
@@ -228,31 +310,7 @@ its instance snapshots; data on the config's filesystems is kept"
         format!("instance {fb} exists, probably left by an interrupted rebuild"),
         format!("inspect it; delete it ({} delete {fb}) or rename it back to {name}", be.cli()),
     );
-    let raw = b.var(&["config", name]);
-    let prof_var = b.var(&["profiles", name]);
-    let macs = b.var(&["macs", name]);
-    let clear = b.var(&["clear", name]);
-    let mut outputs = Vec::new();
-    if !o.skip_profiles {
-        outputs.push((prof_var.clone(), Parse::Profiles { replace: None }));
-    }
-    if !o.skip_ip {
-        outputs.push((macs.clone(), Parse::Hwaddrs));
-        outputs.push((clear.clone(), Parse::HwaddrKeys));
-    }
-    if !outputs.is_empty() {
-        let what = match (o.skip_profiles, o.skip_ip) {
-            (false, false) => "profiles and MAC addresses",
-            (false, true) => "profiles",
-            _ => "MAC addresses",
-        };
-        b.step(Step::new(
-            "capture",
-            Kind::Server,
-            format!("read {name}'s {what}"),
-            Action::Capture { cmd: be.show(p, name), raw, outputs },
-        ));
-    }
+    let Captured { profiles: prof_var, macs, clear } = capture(b, inst, o);
     let snap = if o.no_snapshot { None } else { snapshot_steps(b, inst) };
     let window = b.open_undo();
     let watch = stopwatch(b, name);
@@ -320,22 +378,7 @@ its instance snapshots; data on the config's filesystems is kept"
         );
     }
     lifecycle::start_and_wait(b, inst, Some(watch));
-    let mut cmds = vec![Guarded::new(be.delete_force(p, name), Some(Cond::Flag(created)))];
-    if !o.skip_ip {
-        cmds.push(Guarded::new(
-            be.config_set(p, &fb, Word::list(&macs)),
-            Some(Cond::And(vec![Cond::Flag(renamed.clone()), Cond::negate(Cond::ListEmpty(macs))])),
-        ));
-    }
-    cmds.push(Guarded::new(be.rename(p, &fb, name), Some(Cond::Flag(renamed))));
-    cmds.push(Guarded::new(be.start(p, name), None));
-    let mut message = vec![Word::lit(format!("{name} is back on its old instance (started)"))];
-    if let Some((v, datasets)) = snap {
-        message.push(Word::lit("; ZFS snapshots taken before the rebuild:"));
-        for d in datasets {
-            message.push(Word(vec![Part::Lit(format!(" {d}@")), Part::Var(v.clone())]));
-        }
-    }
+    let (cmds, message) = put_back(b, inst, o, &Flags { created, renamed, macs: macs.clone() }, snap);
     RecreateUndo { window, cmds, message }
 }
 

@@ -226,3 +226,121 @@ fn bash_and_rust_halves_agree_on_generated_inputs() {
         bad.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
     );
 }
+
+/// Runs `body` in bash with the script's helpers, `set -euo pipefail`;
+/// returns (status, stdout).
+fn bash_with_helpers(body: &str) -> (i32, Vec<u8>) {
+    let script = format!("set -euo pipefail\n{}\n{body}\n", lxops::runtime::bash_helpers().join(""));
+    let o = Command::new("bash").args(["-c", &script]).stdin(Stdio::null()).output().unwrap();
+    (o.status.code().unwrap_or(-1), o.stdout)
+}
+
+/// A command's argv — on this host or over ssh, with sudo or not, with
+/// run-time values and lists — is the same in both runtimes.
+#[test]
+fn commands_expand_alike_locally_and_over_ssh() {
+    use lxops::plan::model::{Cmd, Target, Word};
+    use lxops::runtime::quote::quote;
+    let mut rng = fastrand::Rng::with_seed(0x0073_7368);
+    let cmds = [
+        Cmd::new(["zfs", "snapshot"])
+            .push(Word::lit_var("tank/a b@", "snap"))
+            .root()
+            .on(Target::Ssh { dest: Word::var("host"), sudo: true }),
+        Cmd::new(["zfs", "list"])
+            .push(Word::var("v"))
+            .on(Target::Ssh { dest: Word::lit("root@h'1"), sudo: false }),
+        Cmd::new(["mkdir", "-p"]).push(Word::var("v")).root(),
+        Cmd::new(["echo", "x y"]).push(Word::list("l")).push(Word::lit("")),
+    ];
+    for round in 0..60 {
+        let vals: Vec<Vec<u8>> =
+            (0..3).map(|_| text(&mut rng).into_iter().filter(|b| *b != b'\n').collect()).collect();
+        let list: Vec<Vec<u8>> = (0..rng.usize(0..3)).map(|_| text(&mut rng)).collect();
+        let sudo = round % 2 == 0;
+        let mut r = lxops::runtime::Runner::new(sudo);
+        r.vars.insert("host".into(), vals[0].clone());
+        r.vars.insert("snap".into(), vals[1].clone());
+        r.vars.insert("v".into(), vals[2].clone());
+        r.lists.insert("l".into(), list.clone());
+        // Values reach bash as base64, decoded into the variables.
+        let decode = |name: &str, v: &[u8]| format!("{name}=$(printf '%s' {} | base64 -d)", quote(&b64(v)));
+        let mut body = String::new();
+        body.push_str(if sudo { "SUDO=(sudo -n)\n" } else { "SUDO=()\n" });
+        body.push_str(&format!(
+            "{}\n{}\n{}\nl=()\n",
+            decode("host", &vals[0]),
+            decode("snap", &vals[1]),
+            decode("v", &vals[2])
+        ));
+        for e in &list {
+            body.push_str(&format!("l+=(\"$(printf '%s' {} | base64 -d)\")\n", quote(&b64(e))));
+        }
+        for c in &cmds {
+            body.push_str(&format!(
+                "printf '%s\\0' {} | base64 -w0; printf '\\n'\n",
+                lxops::runtime::cmd::words(c)
+            ));
+        }
+        let (status, out) = bash_with_helpers(&body);
+        assert_eq!(status, 0);
+        let got: Vec<Vec<u8>> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.decode(l).unwrap()
+            })
+            .collect();
+        for (c, g) in cmds.iter().zip(&got) {
+            let want: Vec<u8> = r
+                .expand(c)
+                .into_iter()
+                .flat_map(|mut a| {
+                    a.push(0);
+                    a
+                })
+                .collect();
+            assert_eq!(&want, g, "{c:?} with {vals:?} {list:?}");
+        }
+    }
+}
+
+/// Pipelines, input from a file and output to a file work alike: the same
+/// bytes arrive, and a failing member fails the step in both runtimes.
+#[test]
+fn pipelines_and_file_streams_run_alike() {
+    use lxops::plan::model::{Action, Cmd, Word};
+    let tmp = crate::fixtures::TempDir::new("streams");
+    let input = tmp.0.join("in");
+    std::fs::write(&input, b"hello \x00\xff world\n").unwrap();
+    for (name, middle, ok) in [("ok", "tr", true), ("fails", "false", false)] {
+        let out_bash = tmp.0.join(format!("{name}.bash"));
+        let out_rust = tmp.0.join(format!("{name}.rust"));
+        let pipe = |out: &std::path::Path| {
+            let mid = if middle == "tr" { Cmd::new(["tr", "a-z", "A-Z"]) } else { Cmd::new(["false"]) };
+            Action::Pipe(vec![
+                Cmd::new(["cat"]).stdin_file(Word::var("src")),
+                mid,
+                Cmd::new(["cat"]).stdout_file(Word::lit(out.display().to_string())),
+            ])
+        };
+        let mut sh = lxops::runtime::Sh::new();
+        lxops::runtime::action::bash(&mut sh, &pipe(&out_bash));
+        let body = format!(
+            "src={}\nlxops_unit=t lxops_k=1\n{}",
+            lxops::runtime::quote::quote(&input.display().to_string()),
+            sh.finish()
+        );
+        let (status, _) = bash_with_helpers(&body);
+        let mut r = lxops::runtime::Runner::new(false);
+        r.vars.insert("src".into(), input.display().to_string().into_bytes());
+        let rust = r.act(&pipe(&out_rust));
+        assert_eq!(status == 0, ok, "bash: {name}");
+        assert_eq!(rust.is_ok(), ok, "rust: {name}");
+        assert_eq!(std::fs::read(&out_bash).unwrap(), std::fs::read(&out_rust).unwrap(), "{name}");
+        if ok {
+            assert_eq!(std::fs::read(&out_rust).unwrap(), b"HELLO \x00\xff WORLD\n");
+        }
+    }
+}
