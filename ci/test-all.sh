@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # test-all.sh - every test tier of lxops, in order:
-#   1. fast tier: cargo test -- --skip real::   (REQUIRE_SHELLCHECK=1)
-#   2. real tier on LXD:   ci/bench-up.sh lxd,   cargo test --test it real::, ci/bench-down.sh
-#   3. real tier on Incus: ci/bench-up.sh incus, cargo test --test it real::, ci/bench-down.sh
+#   1. cargo fmt --check, cargo clippy --all-targets -- -D warnings
+#   2. fast tier: cargo test -- --skip real:: --skip hostile::   (REQUIRE_SHELLCHECK=1)
+#   3. the adversarial generator at full size: 10,000 hostile cases (release build)
+#   4. real tier on LXD:   ci/bench-up.sh lxd,   cargo test --test it real::, ci/bench-down.sh
+#   5. real tier on Incus: ci/bench-up.sh incus, cargo test --test it real::, ci/bench-down.sh
 # Exits non-zero if any tier fails or a bench cannot be brought up (the real
 # tier is never skipped). The bench is torn down on any exit. Run as root.
 #   LXOPS_BENCH_DEBIAN   build/test the debian-mini image too (default 1 here)
 #   LXOPS_TEST_BACKENDS  backends to run the real tier on (default "lxd incus")
+#   LXOPS_HOSTILE_CASES  cases of the adversarial generator (default 10000 here)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 cd "$HERE/.." || exit 1
@@ -52,7 +55,11 @@ ensure_shellcheck() {
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
 }
 phase "install shellcheck" ensure_shellcheck
-phase "fast tier" env REQUIRE_SHELLCHECK=1 cargo test -- --skip real::
+phase "cargo fmt --check" cargo fmt --check
+phase "cargo clippy" cargo clippy --all-targets -- -D warnings
+phase "fast tier" env REQUIRE_SHELLCHECK=1 cargo test -- --skip real:: --skip hostile::
+phase "hostile inputs (${LXOPS_HOSTILE_CASES:-10000})" env LXOPS_HOSTILE_CASES="${LXOPS_HOSTILE_CASES:-10000}" \
+  cargo test --release --test it hostile:: -- --nocapture
 for be in $BACKENDS; do
   BENCH_UP=1
   if phase "bench-up $be" bash "$HERE/bench-up.sh" "$be"; then
