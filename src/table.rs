@@ -4,7 +4,11 @@
 //! column is not padded, so lines carry no trailing spaces.
 
 /// Renders `rows` under `headers` (no header line when `headers` is empty).
+/// Cells hold config values: control characters are shown escaped.
 pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|r| r.iter().map(|c| crate::runtime::text::text(c)).collect()).collect();
+    let rows = &rows;
     let ncols = headers.len().max(rows.iter().map(|r| r.len()).max().unwrap_or(0));
     let mut widths = vec![0; ncols];
     let all = std::iter::once(headers.iter().map(|h| h.to_string()).collect::<Vec<_>>())

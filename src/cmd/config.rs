@@ -37,7 +37,7 @@ pub fn run(g: &GlobalArgs, c: ConfigCmd, out: &mut dyn Write) -> anyhow::Result<
             let props = super::properties(g)?;
             let m = merged(&mut loader, &a.config, &props)?;
             for f in &m.config.cloud_config_files {
-                writeln!(out, "{f}")?;
+                writeln!(out, "{}", crate::runtime::text::text(f))?;
             }
         }
         ConfigCmd::Packages(a) => {
@@ -48,7 +48,7 @@ pub fn run(g: &GlobalArgs, c: ConfigCmd, out: &mut dyn Write) -> anyhow::Result<
                 all.extend(crate::cloudconfig::read_file(Path::new(f))?.packages);
             }
             for p in all {
-                writeln!(out, "{p}")?;
+                writeln!(out, "{}", crate::runtime::text::text(&p))?;
             }
         }
         ConfigCmd::Includes(a) => {

@@ -22,7 +22,11 @@ pub fn run(g: &GlobalArgs, c: InfoCmd, out: &mut dyn Write) -> anyhow::Result<()
     for inst in instances(g, configs, sources)? {
         match &c {
             InfoCmd::Verify(_) => writeln!(out, "{}", inst.name)?,
-            InfoCmd::Description(_) => writeln!(out, "{}", inst.merged.config.description.trim_end())?,
+            InfoCmd::Description(_) => writeln!(
+                out,
+                "{}",
+                crate::runtime::text::multiline(inst.merged.config.description.trim_end())
+            )?,
             InfoCmd::Project(_) => writeln!(out, "{}", inst.project)?,
             InfoCmd::Properties(_) => {
                 let rows: Vec<Vec<String>> =

@@ -30,6 +30,15 @@ pub fn text(s: &str) -> String {
     out
 }
 
+/// Free text that may span lines (a description): as [`text`], but newlines
+/// and tabs stay.
+pub fn multiline(s: &str) -> String {
+    s.split('\n')
+        .map(|l| l.split('\t').map(text).collect::<Vec<_>>().join("\t"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A run-time value made safe to print (mirrored by `lxops_show`).
 pub fn show(b: &[u8]) -> String {
     let mut out = String::with_capacity(b.len());
