@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench-down.sh [all|lxd|incus|zfs] - stop what ci/bench-up.sh started, and
+# bench-down.sh [all|lxd|incus|zfs] - stop what ci/bench-up.sh started (the
+# managers, the sshd, zfs-fuse), and
 # only that: the processes whose PIDs it recorded in $LXOPS_BENCH_DIR/pids,
 # each checked against its expected executable before any signal. Removes
 # env.sh first, so the real test tier sees the bench as down. Packages, the
@@ -74,9 +75,23 @@ stop_zfs() {
   say "zfs-fuse: stopped"
 }
 
+stop_sshd() {
+  local pid
+  if ! pid=$(our_pid sshd /usr/sbin/sshd); then
+    say "sshd: not running under the bench, nothing to do"
+    rm -f "$PIDS/sshd.pid"
+    return 0
+  fi
+  say "sshd: SIGTERM $pid"
+  kill "$pid" 2>/dev/null
+  wait_gone "$pid" 10 || { say "sshd: SIGKILL $pid"; kill -9 "$pid" 2>/dev/null; }
+  rm -f "$PIDS/sshd.pid"
+  say "sshd: stopped"
+}
+
 rm -f "$STATE/env.sh"
 case "$WHAT" in
-  all)       stop_manager lxd; stop_manager incus; stop_zfs ;;
+  all)       stop_manager lxd; stop_manager incus; stop_sshd; stop_zfs ;;
   lxd|incus) stop_manager "$WHAT" ;;
   zfs)       stop_zfs ;;
   *) echo "usage: $0 [all|lxd|incus|zfs]" >&2; exit 2 ;;

@@ -19,6 +19,8 @@
 #                       first time, cached afterwards); 0 to skip it
 #   LXOPS_BENCH_BR_ADDR bridge address (default 10.77.0.1/24 lxd, 10.78.0.1/24 incus)
 #   LXOPS_BENCH_ZPOOL   zfs pool name (default lxopsci); LXOPS_BENCH_ZSIZE (2G)
+#   LXOPS_BENCH_SSH_PORT  the bench's sshd on 127.0.0.1 (default 2222): `ssh
+#                       lxops-bench-ssh` on the bench PATH logs in as root
 #
 # Result: $LXOPS_BENCH_DIR/env.sh (written last, only when the smoke test
 # passed) exporting LXOPS_BENCH_BACKEND, _CLI, _ZPOOL, _BRIDGE, ... and PATH
@@ -32,6 +34,7 @@ CACHE=${LXOPS_BENCH_CACHE:-/var/cache/lxops-bench}
 DEBIAN=${LXOPS_BENCH_DEBIAN:-1}
 ZPOOL=${LXOPS_BENCH_ZPOOL:-lxopsci}
 ZSIZE=${LXOPS_BENCH_ZSIZE:-2G}
+SSH_PORT=${LXOPS_BENCH_SSH_PORT:-2222}
 PIDS=$STATE/pids
 LOGS=$STATE/logs
 ENV_FILE=$STATE/env.sh
@@ -80,7 +83,7 @@ rm -f "$ENV_FILE"   # the bench counts as down until this run completes
 ARCHIVE=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -1 || true)
 
 step "packages"
-PKGS=(nftables busybox-static rsync sudo shellcheck zfs-fuse util-linux debootstrap)
+PKGS=(nftables busybox-static rsync sudo shellcheck zfs-fuse util-linux debootstrap openssh-server openssh-client)
 missing=()
 for p in "${MANAGER_PKGS[@]}" "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -99,8 +102,15 @@ SRC
     echo "    added the bookworm-backports suite (for incus)"
   fi
   apt-get update -qq
+  # Packages must not start system services (an sshd on port 22, …): the
+  # bench starts what it needs itself.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   apt-get install -y -qq "${MANAGER_APT[@]}" "${MANAGER_PKGS[@]}" >/dev/null
   apt-get install -y -qq "${PKGS[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+  trap - EXIT
 else
   echo "    all installed"
 fi
@@ -112,6 +122,15 @@ for f in /etc/subuid /etc/subgid; do
   touch "$f"
   grep -Eq '^root:[0-9]+:[0-9]{6,}$' "$f" || { echo 'root:1000000:1000000000' >> "$f"; IDMAP_CHANGED=1; }
   grep -q '^root:1000:1$' "$f" || { echo 'root:1000:1' >> "$f"; IDMAP_CHANGED=1; }
+  # Installing LXD adds another root range (root:1001000000:10000001): Incus
+  # maps container id 0 once per range and then cannot start any container.
+  # root keeps one large range and host id 1000 only.
+  first=$(grep -Em1 '^root:[0-9]+:[0-9]{6,}$' "$f")
+  if grep -E '^root:' "$f" | grep -vxF -e "$first" -e 'root:1000:1' | grep -q .; then
+    { grep -v '^root:' "$f"; printf '%s\nroot:1000:1\n' "$first"; } > "$f.lxops-new"
+    mv "$f.lxops-new" "$f"
+    IDMAP_CHANGED=1
+  fi
 done
 echo "    changed: $IDMAP_CHANGED"
 
@@ -251,6 +270,51 @@ if [ "$DEBIAN" = 1 ]; then
   IMAGES="tiny debian-mini"
 fi
 
+step "sshd on 127.0.0.1:$SSH_PORT (key login as root, for copy-filesystems)"
+SSH=$STATE/ssh
+mkdir -p "$SSH" /run/sshd
+chmod 700 "$SSH"
+[ -s "$SSH/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$SSH/host_ed25519"
+[ -s "$SSH/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C lxops-bench -f "$SSH/id_ed25519"
+cp "$SSH/id_ed25519.pub" "$SSH/authorized_keys"
+# Commands over ssh see the bench PATH (the zfs shim first), as local ones do.
+cat > "$SSH/sshd_config" <<CFG
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $SSH/host_ed25519
+PidFile $PIDS/sshd.pid
+AuthorizedKeysFile $SSH/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+SetEnv PATH=$STATE/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+CFG
+cat > "$SSH/ssh_config" <<CFG
+Host lxops-bench-ssh
+  HostName 127.0.0.1
+  Port $SSH_PORT
+  User root
+  IdentityFile $SSH/id_ed25519
+  IdentitiesOnly yes
+  StrictHostKeyChecking no
+  UserKnownHostsFile $SSH/known_hosts
+  LogLevel ERROR
+CFG
+# `ssh` on the bench PATH reads the bench's client config
+printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$SSH/ssh_config" > "$STATE/bin/ssh"
+chmod 755 "$STATE/bin/ssh"
+if our_pid sshd /usr/sbin/sshd; then
+  echo "    already running, pid $(cat "$PIDS/sshd.pid")"
+else
+  /usr/sbin/sshd -f "$SSH/sshd_config" -E "$LOGS/sshd.log" || die "sshd did not start (see $LOGS/sshd.log)"
+  for _ in $(seq 50); do [ -s "$PIDS/sshd.pid" ] && break; sleep 0.1; done
+  echo "    started, pid $(cat "$PIDS/sshd.pid"), log $LOGS/sshd.log"
+fi
+"$STATE/bin/ssh" -o BatchMode=yes lxops-bench-ssh -- 'command -v zfs' | grep -qx "$STATE/bin/zfs" \
+  || die "ssh to lxops-bench-ssh does not run the bench's zfs"
+
 step "smoke test: launch tiny, exec, delete; zfs create/snapshot/destroy"
 SMOKE=lxops-bench-smoke-$$
 cli launch -q tiny "$SMOKE" 2>/dev/null || die "smoke: launch failed"
@@ -278,6 +342,7 @@ step "write $ENV_FILE"
   echo "export LXOPS_BENCH_IMAGES=\"$IMAGES\""
   echo "export LXOPS_BENCH_DEBIAN=$DEBIAN"
   echo "export LXOPS_BENCH_TINY_FINGERPRINT=$TINY_FP"
+  echo "export LXOPS_BENCH_SSH=lxops-bench-ssh"
   echo "export PATH=\"$STATE/bin:\$PATH\""
 } > "$ENV_FILE.tmp"
 mv "$ENV_FILE.tmp" "$ENV_FILE"

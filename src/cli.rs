@@ -259,6 +259,109 @@ pub struct RebuildArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The snapshot's name [default: the UTC time when the plan runs, YYYYMMDDhhmmss].
+    #[arg(short = 's', long = "snapshot", value_name = "NAME")]
+    pub snapshot: Option<String>,
+    /// Also snapshot the instance itself (with the server's own snapshot).
+    #[arg(short = 'c', long = "instance")]
+    pub instance: bool,
+    /// Destroy the named snapshot instead of taking it.
+    #[arg(short = 'd', long)]
+    pub destroy: bool,
+    /// With -d: also destroy the snapshots and clones that depend on it (zfs destroy -R).
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    #[command(flatten)]
+    pub configs: Configs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The snapshot to roll back to.
+    #[arg(short = 's', long = "snapshot", value_name = "NAME", required = true)]
+    pub snapshot: String,
+    /// Also restore the instance's own snapshot of that name.
+    #[arg(short = 'c', long = "instance")]
+    pub instance: bool,
+    /// Stop a running instance first, and start it again afterwards.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub configs: Configs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The directory to write the archives and their checksums to.
+    #[arg(short = 'd', long = "dir", value_name = "DIR", required = true)]
+    pub dir: PathBuf,
+    /// Export this existing snapshot [default: take one for the export and destroy it afterwards].
+    #[arg(long, value_name = "NAME")]
+    pub snapshot: Option<String>,
+    /// Also export the instance's image (the config's `image`).
+    #[arg(long)]
+    pub image: bool,
+    /// Overwrite archives already in the directory.
+    #[arg(long)]
+    pub force: bool,
+    /// The instance's config file.
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The directory an export wrote.
+    #[arg(short = 'd', long = "dir", value_name = "DIR", required = true)]
+    pub dir: PathBuf,
+    /// Also import the image (as the config's `image`).
+    #[arg(long)]
+    pub image: bool,
+    /// Unpack even into filesystems that already hold data.
+    #[arg(long)]
+    pub force: bool,
+    /// The instance's config file.
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The config of the instances (both ends).
+    #[arg(short = 'c', long = "config", value_name = "CONFIG", required = true)]
+    pub config: PathBuf,
+    /// The instance whose filesystems receive the copy.
+    #[arg(long, value_name = "NAME", required = true)]
+    pub instance: String,
+    /// The instance whose filesystems are copied [default: --instance].
+    #[arg(long, value_name = "NAME")]
+    pub from_instance: Option<String>,
+    /// Copy from this ssh destination (USER@HOST or an ssh config name).
+    #[arg(long, value_name = "HOST", conflicts_with = "to_host")]
+    pub from_host: Option<String>,
+    /// Copy to this ssh destination.
+    #[arg(long, value_name = "HOST")]
+    pub to_host: Option<String>,
+    /// Send this snapshot [default: take one, named by the UTC time].
+    #[arg(short = 's', long = "snapshot", value_name = "NAME")]
+    pub snapshot: Option<String>,
+    /// Let the receiving side discard changes made since the common snapshot (zfs receive -F).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RenameArgs {
     #[command(flatten)]
     pub run: RunArgs,
@@ -328,6 +431,26 @@ pub enum PlanCmd {
     ///
     /// Example: lxops cloudconfig --ostype alpine -i web1 --execute motd.cfg
     Cloudconfig(CloudconfigArgs),
+    /// Snapshot instances' ZFS filesystems (and with -c the instances), or destroy a snapshot.
+    ///
+    /// Example: lxops snapshot --execute -s before-upgrade web1.yaml
+    Snapshot(SnapshotArgs),
+    /// Roll instances' ZFS filesystems back to a snapshot (newer snapshots are destroyed).
+    ///
+    /// Example: lxops rollback --execute -s before-upgrade web1.yaml
+    Rollback(RollbackArgs),
+    /// Export an instance's filesystems as archives with a checksum manifest.
+    ///
+    /// Example: lxops export --execute -d /backup/web1 web1.yaml
+    Export(ExportArgs),
+    /// Import filesystems an export wrote, into an instance's filesystems.
+    ///
+    /// Example: lxops import --execute -d /backup/web1 web1.yaml
+    Import(ImportArgs),
+    /// Copy an instance's ZFS filesystems with zfs send | zfs receive, across hosts with ssh.
+    ///
+    /// Example: lxops copy-filesystems --execute -c web.yaml --instance web1 --from-host backup1
+    CopyFilesystems(CopyArgs),
     /// Compare an instance's profiles with its config, or bring them in line.
     #[command(subcommand)]
     Profile(ProfileCmd),
@@ -388,6 +511,11 @@ impl PlanCmd {
         match self {
             PlanCmd::Profile(ProfileCmd::Apply(a) | ProfileCmd::Reorder(a)) => &a.run,
             PlanCmd::Profile(ProfileCmd::List(_) | ProfileCmd::Diff(_)) => &NO_RUN,
+            PlanCmd::Snapshot(a) => &a.run,
+            PlanCmd::Rollback(a) => &a.run,
+            PlanCmd::Export(a) => &a.run,
+            PlanCmd::Import(a) => &a.run,
+            PlanCmd::CopyFilesystems(a) => &a.run,
             PlanCmd::Launch(a) | PlanCmd::Configure(a) => &a.run,
             PlanCmd::Rebuild(a) => &a.run,
             PlanCmd::Rename(a) => &a.run,
@@ -407,6 +535,11 @@ impl PlanCmd {
             PlanCmd::CreateDevices(a) | PlanCmd::CreateProfile(a) => &a.configs.configs,
             PlanCmd::Profile(ProfileCmd::Apply(a) | ProfileCmd::Reorder(a)) => &a.configs.configs,
             PlanCmd::Profile(ProfileCmd::List(q) | ProfileCmd::Diff(q)) => &q.configs.configs,
+            PlanCmd::Snapshot(a) => &a.configs.configs,
+            PlanCmd::Rollback(a) => &a.configs.configs,
+            PlanCmd::Export(a) => std::slice::from_ref(&a.config),
+            PlanCmd::Import(a) => std::slice::from_ref(&a.config),
+            PlanCmd::CopyFilesystems(a) => std::slice::from_ref(&a.config),
         }
     }
 
@@ -416,6 +549,11 @@ impl PlanCmd {
             PlanCmd::Profile(ProfileCmd::Diff(_)) => "profile diff",
             PlanCmd::Profile(ProfileCmd::Apply(_)) => "profile apply",
             PlanCmd::Profile(ProfileCmd::Reorder(_)) => "profile reorder",
+            PlanCmd::Snapshot(_) => "snapshot",
+            PlanCmd::Rollback(_) => "rollback",
+            PlanCmd::Export(_) => "export",
+            PlanCmd::Import(_) => "import",
+            PlanCmd::CopyFilesystems(_) => "copy-filesystems",
             PlanCmd::Launch(_) => "launch",
             PlanCmd::Configure(_) => "configure",
             PlanCmd::Rebuild(_) => "rebuild",

@@ -139,6 +139,23 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
     let props = super::properties(g)?;
     let sources = matches!(c, PlanCmd::Launch(_) | PlanCmd::CreateDevices(_) | PlanCmd::Rebuild(_));
     let opts = Options { name: g.name.clone(), project: g.project.clone(), sources };
+    // copy-filesystems names its instances with --instance and --from-instance.
+    let opts = match c {
+        PlanCmd::CopyFilesystems(a) => Options { name: Some(a.instance.clone()), ..opts },
+        _ => opts,
+    };
+    if let PlanCmd::Snapshot(a) = c {
+        let o = crate::plan::data::SnapshotOptions {
+            name: a.snapshot.as_deref(),
+            instance: a.instance,
+            destroy: a.destroy,
+            recursive: a.recursive,
+        };
+        let problems = crate::plan::data::snapshot_option_problems(&o);
+        if !problems.is_empty() {
+            return Err(ConfigError(problems));
+        }
+    }
     let settings = Settings {
         backend: super::backend(g),
         wait_network: match c {
@@ -212,6 +229,55 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
                 crate::plan::profiles::reorder(&mut b, &inst)
             }
             PlanCmd::Profile(_) => unreachable!("queries do not compile plans"),
+            PlanCmd::Snapshot(a) => {
+                let o = crate::plan::data::SnapshotOptions {
+                    name: a.snapshot.as_deref(),
+                    instance: a.instance,
+                    destroy: a.destroy,
+                    recursive: a.recursive,
+                };
+                crate::plan::data::snapshot(&mut b, &inst, &o)
+            }
+            PlanCmd::Rollback(a) => {
+                let o = crate::plan::data::RollbackOptions {
+                    name: &a.snapshot,
+                    instance: a.instance,
+                    force: a.force,
+                };
+                crate::plan::data::rollback(&mut b, &inst, &o, &mut errs)
+            }
+            PlanCmd::Export(a) => {
+                let dir = crate::paths::absolute(&a.dir).display().to_string();
+                let o = crate::plan::data::ExportOptions {
+                    dir: &dir,
+                    snapshot: a.snapshot.as_deref(),
+                    image: a.image,
+                    force: a.force,
+                };
+                crate::plan::data::export(&mut b, &inst, &o, &mut errs)
+            }
+            PlanCmd::Import(a) => {
+                let dir = crate::paths::absolute(&a.dir).display().to_string();
+                let o = crate::plan::data::ImportOptions { dir: &dir, image: a.image, force: a.force };
+                crate::plan::data::import(&mut b, &inst, &o)
+            }
+            PlanCmd::CopyFilesystems(a) => {
+                let from_name = a.from_instance.clone().unwrap_or_else(|| a.instance.clone());
+                let from_opts = Options { name: Some(from_name), ..opts.clone() };
+                match resolve::instance(&mut loader, &f, &props, &from_opts) {
+                    Ok(from) => {
+                        let o = crate::plan::data::CopyOptions {
+                            from_instance: &from,
+                            from_host: a.from_host.as_deref(),
+                            to_host: a.to_host.as_deref(),
+                            snapshot: a.snapshot.as_deref(),
+                            force: a.force,
+                        };
+                        crate::plan::data::copy_filesystems(&mut b, &inst, &o, &mut errs)
+                    }
+                    Err(e) => errs.extend(e.0),
+                }
+            }
         }
     }
     if !errs.is_empty() {

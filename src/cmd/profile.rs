@@ -64,7 +64,7 @@ pub fn run(g: &GlobalArgs, c: &PlanCmd, out: &mut dyn Write) -> anyhow::Result<(
     let mut diffs = Vec::new();
     for (i, v) in insts.iter().zip(vars) {
         let text = facts.get(&v).cloned().unwrap_or_default();
-        let actual = match apply(&crate::plan::model::Parse::ProfileNames, &text) {
+        let actual = match apply(&crate::plan::model::Parse::ProfileNames, &text, &|_| Vec::new()) {
             Ok(Parsed::Many(names)) => names.iter().map(|n| String::from_utf8_lossy(n).to_string()).collect(),
             Ok(Parsed::One(_)) => unreachable!("profile names are a list"),
             Err(e) => return Err(crate::runtime::RunError(format!("{}: {e}", i.name)).into()),

@@ -148,6 +148,56 @@ impl Backend {
         self.cmd("default", &["rebuild", "--help"])
     }
 
+    /// Takes the instance snapshot `snap`.
+    pub fn snapshot_create(self, project: &str, name: &str, snap: Word) -> Cmd {
+        match self {
+            Backend::Incus => self.cmd(project, &["snapshot", "create", name]).push(snap),
+            Backend::Lxd => self.cmd(project, &["snapshot", name]).push(snap),
+        }
+    }
+
+    /// Deletes the instance snapshot `snap`.
+    pub fn snapshot_delete(self, project: &str, name: &str, snap: Word) -> Cmd {
+        match self {
+            Backend::Incus => self.cmd(project, &["snapshot", "delete", name]).push(snap),
+            Backend::Lxd => {
+                let mut w = Word::lit(format!("{name}/"));
+                w.0.extend(snap.0);
+                self.cmd(project, &["delete"]).push(w)
+            }
+        }
+    }
+
+    /// Restores the instance to its snapshot `snap` (D8: the backend's own command).
+    pub fn snapshot_restore(self, project: &str, name: &str, snap: Word) -> Cmd {
+        match self {
+            Backend::Incus => self.cmd(project, &["snapshot", "restore", name]).push(snap),
+            Backend::Lxd => self.cmd(project, &["restore", name]).push(snap),
+        }
+    }
+
+    /// Succeeds when the instance has the snapshot `snap`.
+    pub fn snapshot_show(self, project: &str, name: &str, snap: Word) -> Cmd {
+        match self {
+            Backend::Incus => self.cmd(project, &["snapshot", "show", name]).push(snap),
+            Backend::Lxd => {
+                let mut w = Word::lit(format!("{name}/"));
+                w.0.extend(snap.0);
+                self.cmd(project, &["config", "show"]).push(w)
+            }
+        }
+    }
+
+    /// Exports an image as a unified tarball `<target>.tar.gz` (or split files).
+    pub fn image_export(self, project: &str, image: &str, target: &str) -> Cmd {
+        self.cmd(project, &["image", "export", image, target])
+    }
+
+    /// Imports image files under an alias.
+    pub fn image_import(self, project: &str, files: Word, alias: &str) -> Cmd {
+        self.cmd(project, &["image", "import"]).push(files).push("--alias").push(alias)
+    }
+
     pub fn image_info(self, project: &str, image: &str) -> Cmd {
         self.cmd(project, &["image", "info", image])
     }

@@ -28,6 +28,8 @@ enum FactKind {
     Instances,
     /// One instance's `config show`.
     Config(String),
+    /// The UTC time in a `date` format, read once for the whole run.
+    UtcTime(String),
 }
 
 /// An open undo window: the steps added until it is closed are covered.
@@ -146,6 +148,7 @@ impl Builder {
             FactKind::Instances if project == "default" => self.var(&["instances"]),
             FactKind::Instances => self.var(&["instances", project]),
             FactKind::Config(name) => self.var(&["config", project, name]),
+            FactKind::UtcTime(_) => self.var(&["time"]),
         };
         self.facts.insert((kind, project.to_string()), var.clone());
         self.plan.facts.push(Fact { var: var.clone(), cmd });
@@ -162,6 +165,14 @@ impl Builder {
     pub fn instances(&mut self, project: &str) -> String {
         let cmd = self.backend().instance_list(project);
         self.fact(FactKind::Instances, project, cmd)
+    }
+
+    /// The fact holding the UTC time in `format` when the plan runs (a
+    /// snapshot name shared by every instance of the run).
+    pub fn utc_time(&mut self, format: &str) -> String {
+        self.program("date");
+        let cmd = crate::plan::host::utc_time(format);
+        self.fact(FactKind::UtcTime(format.to_string()), "", cmd)
     }
 
     /// The fact holding an instance's `config show` (a query's input).
@@ -211,6 +222,12 @@ impl Builder {
     /// if its condition holds (once per element of `each`, when given).
     pub fn cleanup(&mut self, cmd: Cmd, when: Option<Cond>, each: Option<crate::plan::model::Each>) {
         self.current().cleanup.push(Guarded { cmd, when, each });
+    }
+
+    /// Like [`Builder::cleanup`], but before the cleanup added so far (a
+    /// clone goes before the snapshot it was made from).
+    pub fn cleanup_first(&mut self, cmd: Cmd, when: Option<Cond>) {
+        self.current().cleanup.insert(0, Guarded { cmd, when, each: None });
     }
 
     /// A fresh run-time value name built from `parts`.

@@ -14,9 +14,15 @@ use crate::resolve::{FsKind, Instance, SourceMode};
 /// Adds the preflight checks and steps that create `inst`'s filesystems and
 /// device directories.
 pub fn steps(b: &mut Builder, inst: &Instance) {
+    let new_vars = filesystems(b, inst);
+    directories(b, inst, &new_vars);
+}
+
+/// The filesystems' steps; returns, per filesystem id, the flag set when
+/// this run creates it.
+pub fn filesystems(b: &mut Builder, inst: &Instance) -> Vec<(String, String)> {
     let name = &inst.name;
     let clone = matches!(inst.device_source.as_ref().map(|s| &s.mode), Some(SourceMode::Clone { .. }));
-    let template = matches!(inst.device_source.as_ref().map(|s| &s.mode), Some(SourceMode::Template));
     let mut new_vars: Vec<(String, String)> = Vec::new();
     for fs in &inst.filesystems {
         let at = origin(&fs.file, &format!("filesystems.{}", fs.id));
@@ -93,6 +99,13 @@ pub fn steps(b: &mut Builder, inst: &Instance) {
         }
         b.step(step);
     }
+    new_vars
+}
+
+/// The device directories' steps (and template copies), after the filesystems.
+pub fn directories(b: &mut Builder, inst: &Instance, new_vars: &[(String, String)]) {
+    let name = &inst.name;
+    let template = matches!(inst.device_source.as_ref().map(|s| &s.mode), Some(SourceMode::Template));
     for d in &inst.devices {
         let Some(fsid) = &d.filesystem else { continue };
         let Some(fs) = inst.filesystem(fsid) else { continue };

@@ -24,6 +24,16 @@ pub fn zfs_clone(snapshot: &str, dataset: &str, props: &[(String, String)]) -> C
     c.push(snapshot).push(dataset).root()
 }
 
+/// `zfs clone SNAPSHOT DATASET` (the snapshot's name may be a run-time value).
+pub fn zfs_clone_word(snapshot: Word, dataset: &str) -> Cmd {
+    Cmd::new(["zfs", "clone"]).push(snapshot).push(dataset).root()
+}
+
+/// `zfs destroy DATASET` (no children, no snapshots).
+pub fn zfs_destroy(dataset: &str) -> Cmd {
+    Cmd::new(["zfs", "destroy", dataset]).root()
+}
+
 /// `zfs snapshot DATASET@NAME` (the name may be a run-time value).
 pub fn zfs_snapshot(snapshot: Word) -> Cmd {
     Cmd::new(["zfs", "snapshot"]).push(snapshot).root()
@@ -44,8 +54,95 @@ pub fn zfs_exists(dataset: &str) -> Cmd {
 }
 
 /// Succeeds when the snapshot exists.
-pub fn zfs_snapshot_exists(snapshot: &str) -> Cmd {
-    Cmd::new(["zfs", "list", "-H", "-o", "name", "-t", "snapshot", snapshot])
+pub fn zfs_snapshot_exists(snapshot: impl Into<Word>) -> Cmd {
+    Cmd::new(["zfs", "list", "-H", "-o", "name", "-t", "snapshot"]).push(snapshot)
+}
+
+/// Destroys one snapshot; with `dependents`, also the snapshots and clones
+/// that depend on it (`zfs destroy -R`).
+pub fn zfs_destroy_snapshot(snapshot: Word, dependents: bool) -> Cmd {
+    let c = Cmd::new(["zfs", "destroy"]);
+    let c = if dependents { c.push("-R") } else { c };
+    c.push(snapshot).root()
+}
+
+/// Rolls a filesystem back to a snapshot, destroying the newer snapshots.
+pub fn zfs_rollback(snapshot: Word) -> Cmd {
+    Cmd::new(["zfs", "rollback", "-r"]).push(snapshot).root()
+}
+
+/// The snapshots of a filesystem and of those below it, oldest first.
+pub fn zfs_snapshots(dataset: &str) -> Cmd {
+    Cmd::new(["zfs", "list", "-H", "-o", "name", "-t", "snapshot", "-s", "createtxg", "-r", dataset])
+}
+
+/// `zfs send [INCREMENTAL…] SNAPSHOT` (the incremental words are a run-time list).
+pub fn zfs_send(snapshot: Word, incremental: Word) -> Cmd {
+    Cmd::new(["zfs", "send"]).push(incremental).push(snapshot).root()
+}
+
+/// `zfs receive [-F] DATASET`.
+pub fn zfs_receive(dataset: &str, force: bool) -> Cmd {
+    let c = Cmd::new(["zfs", "receive"]);
+    let c = if force { c.push("-F") } else { c };
+    c.push(dataset).root()
+}
+
+/// A gzip tar archive of a directory's content: owners as numbers, modes,
+/// links, special files and extended attributes kept.
+pub fn tar_create(archive: &str, dir: Word) -> Cmd {
+    Cmd::new([
+        "tar",
+        "--create",
+        "--gzip",
+        "--numeric-owner",
+        "--xattrs",
+        "--xattrs-include=*",
+        "--file",
+        archive,
+        "-C",
+    ])
+    .push(dir)
+    .push(".")
+    .root()
+}
+
+/// Unpacks a gzip tar archive into a directory, as it was.
+pub fn tar_extract(archive: &str, dir: &str) -> Cmd {
+    Cmd::new([
+        "tar",
+        "--extract",
+        "--gzip",
+        "--numeric-owner",
+        "--same-permissions",
+        "--xattrs",
+        "--xattrs-include=*",
+        "--file",
+        archive,
+        "-C",
+        dir,
+    ])
+    .root()
+}
+
+/// Writes `DIR/SHA256SUMS` with the checksums of `files` (names in DIR).
+pub fn write_checksums(dir: &str, files: Vec<Word>) -> Cmd {
+    let c = Cmd::new(["sh", "-c", "cd \"$1\" && shift && sha256sum -- \"$@\" > SHA256SUMS", "sh", dir]);
+    files.into_iter().fold(c, |c, f| c.push(f)).root()
+}
+
+/// Succeeds when every file `DIR/SHA256SUMS` lists has its checksum.
+pub fn check_checksums(dir: &str) -> Cmd {
+    Cmd::new(["sh", "-c", "cd \"$1\" && sha256sum --check --strict --quiet SHA256SUMS", "sh", dir])
+}
+
+/// Prints the files in `dir` whose names match `pattern`, one per line,
+/// sorted (byte order): their names, or with `paths` their paths.
+pub fn files_named(dir: &str, pattern: &str, paths: bool) -> Cmd {
+    let format = if paths { "%p\\n" } else { "%f\\n" };
+    let script =
+        format!("find \"$1\" -mindepth 1 -maxdepth 1 -name \"$2\" -printf '{format}' | LC_ALL=C sort");
+    Cmd::new(["sh", "-c", &script, "sh", dir, pattern])
 }
 
 /// Prints the dataset's mount point.

@@ -201,6 +201,10 @@ impl Cmd {
 pub enum Cond {
     /// The path is a directory on the host.
     DirExists(String),
+    /// The path is a regular file on the host.
+    FileExists(String),
+    /// The path does not exist, or is an empty directory.
+    EmptyOrAbsent(String),
     /// The path is a directory that is neither a symbolic link nor reached
     /// through one: what a destroy may remove.
     RealDir(String),
@@ -258,7 +262,11 @@ impl Cond {
             }
             Cond::Not(i) => i.vars(out),
             Cond::And(v) | Cond::Or(v) => v.iter().for_each(|c| c.vars(out)),
-            Cond::DirExists(_) | Cond::RealDir(_) | Cond::FactRow { .. } => {}
+            Cond::DirExists(_)
+            | Cond::FileExists(_)
+            | Cond::EmptyOrAbsent(_)
+            | Cond::RealDir(_)
+            | Cond::FactRow { .. } => {}
         }
     }
 
@@ -326,11 +334,40 @@ pub enum Parse {
     Hwaddrs,
     /// From `config show`: a list of `volatile.<nic>.hwaddr=` words (unset them).
     HwaddrKeys,
+    /// The lines, as a list (none for empty output).
+    Lines,
+    /// The lines after the line `target` that start with `prefix`, as a list
+    /// (the snapshots a rollback to `target` destroys).
+    After { target: String, prefix: String },
+    /// From two `zfs list -t snapshot` outputs (this one of `src`, the run-time
+    /// value `other` of `dst`): `-i SRC@BASE` for the newest snapshot BASE of
+    /// `src` listed before `sent` that `dst` has too, or nothing (a full send).
+    CommonBase { other: String, src: String, dst: String, sent: Word },
 }
 
 impl Parse {
     pub fn is_list(&self) -> bool {
-        matches!(self, Parse::Hwaddrs | Parse::HwaddrKeys | Parse::ProfileNames)
+        matches!(
+            self,
+            Parse::Hwaddrs
+                | Parse::HwaddrKeys
+                | Parse::ProfileNames
+                | Parse::Lines
+                | Parse::After { .. }
+                | Parse::CommonBase { .. }
+        )
+    }
+
+    /// Run-time values the parser reads besides the command's output.
+    pub fn reads(&self) -> Vec<&str> {
+        match self {
+            Parse::CommonBase { other, sent, .. } => {
+                let mut v = vec![other.as_str()];
+                v.extend(sent.vars());
+                v
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -548,6 +585,10 @@ impl Step {
             }
             Action::Assert { cond, .. } => {
                 cond.vars(&mut r);
+                None
+            }
+            Action::Capture { outputs, .. } => {
+                r.extend(outputs.iter().flat_map(|(_, p)| p.reads()).map(str::to_string));
                 None
             }
             _ => None,

@@ -128,6 +128,8 @@ enum JsonInput {
 #[serde(rename_all = "snake_case")]
 enum JsonCond {
     DirExists(String),
+    FileExists(String),
+    EmptyOrAbsent(String),
     RealDir(String),
     Flag(String),
     FactRow { fact: String, key: String, value: Option<String> },
@@ -225,6 +227,8 @@ fn word_text(w: &m::Word) -> String {
 fn cond(c: &Cond) -> JsonCond {
     match c {
         Cond::DirExists(p) => JsonCond::DirExists(p.clone()),
+        Cond::FileExists(p) => JsonCond::FileExists(p.clone()),
+        Cond::EmptyOrAbsent(p) => JsonCond::EmptyOrAbsent(p.clone()),
         Cond::RealDir(p) => JsonCond::RealDir(p.clone()),
         Cond::Flag(v) => JsonCond::Flag(v.clone()),
         Cond::FactRow { fact, key, value } => {
@@ -257,6 +261,9 @@ fn parse_name(p: &m::Parse) -> &'static str {
         m::Parse::ProfileNames => "profile_names",
         m::Parse::Hwaddrs => "hwaddrs",
         m::Parse::HwaddrKeys => "hwaddr_keys",
+        m::Parse::Lines => "lines",
+        m::Parse::After { .. } => "after",
+        m::Parse::CommonBase { .. } => "common_base",
     }
 }
 

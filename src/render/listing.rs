@@ -115,6 +115,11 @@ fn step(s: &mut String, k: usize, width: usize, st: &Step) {
                     Parse::ProfileNames => "the profile names".to_string(),
                     Parse::Hwaddrs => "the NICs' MAC addresses".to_string(),
                     Parse::HwaddrKeys => "the NICs' MAC address keys".to_string(),
+                    Parse::Lines => "the lines".to_string(),
+                    Parse::After { target, prefix } => format!("the {prefix}… after {target}"),
+                    Parse::CommonBase { src, dst, .. } => {
+                        format!("-i and the newest snapshot of {src} that {dst} has too (none: a full send)")
+                    }
                 };
                 let _ = writeln!(s, "{pad}  ${v} = {what}");
             }

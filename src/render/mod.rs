@@ -46,6 +46,8 @@ pub fn display_cmd(c: &Cmd) -> String {
 pub fn describe(c: &Cond) -> String {
     match c {
         Cond::DirExists(p) => format!("{} exists", text(p)),
+        Cond::FileExists(p) => format!("file {} exists", text(p)),
+        Cond::EmptyOrAbsent(p) => format!("{} is empty or absent", text(p)),
         Cond::RealDir(p) => format!("{} is a directory not reached through a symbolic link", text(p)),
         Cond::Flag(v) => format!("{v} was set by an earlier step"),
         Cond::FactRow { fact, key, value: None } => format!("{} is in {fact}", text(key)),

@@ -152,6 +152,16 @@ impl Instance {
     }
 }
 
+/// [`roots`] of a selection of filesystems.
+pub fn roots_of<'a>(fss: &[&'a Fs]) -> Vec<&'a Fs> {
+    fss.iter()
+        .filter(|f| {
+            !fss.iter().any(|o| o.kind == f.kind && o.path != f.path && paths::is_within(&f.path, &o.path))
+        })
+        .copied()
+        .collect()
+}
+
 /// The filesystems of `fss` that are not below another one of the same kind.
 pub fn roots(fss: &[Fs]) -> Vec<&Fs> {
     fss.iter()

@@ -219,7 +219,8 @@ impl Runner {
             Action::Capture { cmd: c, raw, outputs } => {
                 let text = self.capture(c, raw)?;
                 for (var, p) in outputs {
-                    match parse::apply(p, &text) {
+                    let parsed = parse::apply(p, &text, &|w| self.word(w));
+                    match parsed {
                         Ok(Parsed::One(v)) => {
                             self.vars.insert(var.clone(), v.clone());
                             self.value(var, &v);

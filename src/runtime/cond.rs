@@ -42,6 +42,10 @@ lxops_row() {
   done <<<"$1"
   return 1
 }
+# lxops_empty_or_absent PATH: PATH does not exist, or is an empty directory.
+lxops_empty_or_absent() {
+  [ ! -e "$1" ] || { [ -d "$1" ] && [ -z "$(ls -A -- "$1")" ]; }
+}
 # lxops_real_dir PATH: PATH is a directory, not reached through a symbolic link.
 lxops_real_dir() {
   [ -d "$1" ] && [ ! -L "$1" ] && [ "$(realpath -e -- "$1")" = "$1" ]
@@ -75,6 +79,8 @@ lxops_prints() {
 pub fn bash(c: &Cond) -> String {
     match c {
         Cond::DirExists(p) => format!("[ -d {} ]", quote(p)),
+        Cond::FileExists(p) => format!("[ -f {} ]", quote(p)),
+        Cond::EmptyOrAbsent(p) => format!("lxops_empty_or_absent {}", quote(p)),
         Cond::RealDir(p) => format!("lxops_real_dir {}", quote(p)),
         Cond::Flag(v) => format!("[ \"${v}\" = 1 ]"),
         Cond::FactRow { fact, key, value } => match value {
@@ -127,6 +133,12 @@ impl Runner {
     pub fn eval(&self, c: &Cond) -> Result<bool, RunError> {
         Ok(match c {
             Cond::DirExists(p) => std::path::Path::new(p).is_dir(),
+            Cond::FileExists(p) => std::path::Path::new(p).is_file(),
+            Cond::EmptyOrAbsent(p) => {
+                let path = std::path::Path::new(p);
+                !path.exists()
+                    || (path.is_dir() && std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none()))
+            }
             Cond::RealDir(p) => real_dir(p),
             Cond::Flag(v) => self.var(v) == b"1",
             Cond::FactRow { fact, key, value } => {

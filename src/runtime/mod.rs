@@ -188,7 +188,58 @@ pub fn find_program(prog: &str) -> Option<std::path::PathBuf> {
         .find(|p| p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false))
 }
 
-/// Helpers every script defines: the bash halves, in one place of the script.
+/// Every helper a script may define: the bash halves, in one place.
 pub fn bash_helpers() -> Vec<&'static str> {
     vec![unit::BASH, text::BASH, quote::BASH, cmd::BASH, cond::BASH, parse::BASH, action::BASH]
+}
+
+/// The helper definitions, one per function: (name, its comment and body).
+fn helper_blocks() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut pending = String::new();
+    for line in bash_helpers().concat().lines() {
+        pending.push_str(line);
+        pending.push('\n');
+        let name = line.split_once("() {").map(|(n, _)| n.to_string());
+        let ends = line.ends_with('}') && (line == "}" || name.is_some());
+        if let Some(n) = name.filter(|n| n.starts_with("lxops_") && !n.contains(' ')) {
+            out.push((n, String::new()));
+        }
+        if ends && let Some(last) = out.last_mut() {
+            last.1 = std::mem::take(&mut pending);
+        }
+    }
+    out
+}
+
+/// Whether `text` names `name` as a word (not as part of a longer name).
+fn names(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + name.len()..].chars().next();
+        let part = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        !before.is_some_and(part) && !after.is_some_and(part)
+    })
+}
+
+/// The helpers `script` calls, and the helpers those call, in their order.
+pub fn bash_helpers_for(script: &str) -> String {
+    let blocks = helper_blocks();
+    let mut used: Vec<bool> = blocks.iter().map(|(n, _)| names(script, n)).collect();
+    loop {
+        let mut grew = false;
+        for i in 0..blocks.len() {
+            if used[i] {
+                continue;
+            }
+            if blocks.iter().zip(&used).any(|((_, body), u)| *u && names(body, &blocks[i].0)) {
+                used[i] = true;
+                grew = true;
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    blocks.iter().zip(used).filter(|(_, u)| *u).map(|((_, b), _)| b.as_str()).collect()
 }

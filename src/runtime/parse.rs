@@ -72,9 +72,58 @@ fn hwaddrs(out: &[u8]) -> Result<Vec<Nic>, String> {
     Ok(v)
 }
 
-/// The Rust half of the parsers.
-pub fn apply(p: &Parse, out: &[u8]) -> Result<Parsed, String> {
+/// The lines after `target` that start with `prefix`.
+pub fn after(out: &[u8], target: &[u8], prefix: &[u8]) -> Vec<Vec<u8>> {
+    let mut lines = out.split(|b| *b == b'\n');
+    lines.by_ref().find(|l| *l == target);
+    lines.filter(|l| l.starts_with(prefix)).map(<[u8]>::to_vec).collect()
+}
+
+/// `-i SRC@BASE` for the newest snapshot of `src` before `sent` that `dst` has too.
+pub fn common_base(src_text: &[u8], dst_text: &[u8], src: &[u8], dst: &[u8], sent: &[u8]) -> Vec<Vec<u8>> {
+    let names = |text: &[u8], fs: &[u8]| -> Vec<Vec<u8>> {
+        let prefix = [fs, b"@"].concat();
+        text.split(|b| *b == b'\n')
+            .filter_map(|l| l.strip_prefix(prefix.as_slice()))
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let have = names(dst_text, dst);
+    let mut base: Option<Vec<u8>> = None;
+    for n in names(src_text, src) {
+        if n == sent {
+            break;
+        }
+        if !n.is_empty() && have.contains(&n) {
+            base = Some(n);
+        }
+    }
+    match base {
+        Some(b) => vec![b"-i".to_vec(), [src, b"@", &b].concat()],
+        None => Vec::new(),
+    }
+}
+
+/// The Rust half of the parsers; `word` gives the value of a run-time word.
+pub fn apply(
+    p: &Parse,
+    out: &[u8],
+    word: &dyn Fn(&crate::plan::model::Word) -> Vec<u8>,
+) -> Result<Parsed, String> {
     Ok(match p {
+        Parse::Lines => Parsed::Many(if out.is_empty() {
+            Vec::new()
+        } else {
+            out.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect()
+        }),
+        Parse::After { target, prefix } => Parsed::Many(after(out, target.as_bytes(), prefix.as_bytes())),
+        Parse::CommonBase { other, src, dst, sent } => Parsed::Many(common_base(
+            out,
+            &word(&crate::plan::model::Word::var(other)),
+            src.as_bytes(),
+            dst.as_bytes(),
+            &word(sent),
+        )),
         Parse::Text => Parsed::One(out.to_vec()),
         Parse::ProfileNames => Parsed::Many(profile_names(out)?),
         Parse::Profiles { replace } => {
@@ -99,6 +148,11 @@ pub fn apply(p: &Parse, out: &[u8]) -> Result<Parsed, String> {
     })
 }
 
+/// [`apply`] for parsers that read no run-time value (tests).
+pub fn apply_for_test(p: &Parse, out: &[u8]) -> Result<Parsed, String> {
+    apply(p, out, &|_| Vec::new())
+}
+
 /// The bash call that sets `var` from the text in `raw`.
 pub fn bash(p: &Parse, var: &str, raw: &str) -> String {
     let q = crate::runtime::quote::quote;
@@ -111,6 +165,16 @@ pub fn bash(p: &Parse, var: &str, raw: &str) -> String {
         }
         Parse::Hwaddrs => format!("lxops_hwaddrs {var} \"${raw}\" macs"),
         Parse::HwaddrKeys => format!("lxops_hwaddrs {var} \"${raw}\" keys"),
+        Parse::Lines => format!("lxops_lines {var} \"${raw}\""),
+        Parse::After { target, prefix } => {
+            format!("lxops_after {var} \"${raw}\" {} {}", q(target), q(prefix))
+        }
+        Parse::CommonBase { other, src, dst, sent } => format!(
+            "lxops_common_base {var} \"${raw}\" \"${other}\" {} {} {}",
+            q(src),
+            q(dst),
+            crate::runtime::cmd::word(sent)
+        ),
     }
 }
 
@@ -170,6 +234,43 @@ lxops_hwaddrs() {
     if [ "$3" = keys ]; then __lxops_macs+=("volatile.$nic.hwaddr="); else __lxops_macs+=("volatile.$nic.hwaddr=$mac"); fi
   done <<<"$2"
 }
+# lxops_lines VAR TEXT: the lines of TEXT as an array (none for empty text).
+lxops_lines() {
+  local -n __lxops_lines=$1
+  __lxops_lines=()
+  [ -z "$2" ] || mapfile -t __lxops_lines <<<"$2"
+}
+# lxops_after VAR TEXT TARGET PREFIX: the lines after the line TARGET that
+# start with PREFIX (the snapshots a rollback destroys).
+lxops_after() {
+  local -n __lxops_later=$1
+  local LC_ALL=C line seen=0
+  __lxops_later=()
+  while IFS= read -r line; do
+    if [ "$seen" = 1 ]; then
+      if [[ $line == "$4"* ]]; then __lxops_later+=("$line"); fi
+    elif [[ $line == "$3" ]]; then
+      seen=1
+    fi
+  done <<<"$2"
+}
+# lxops_common_base VAR SRC_TEXT DST_TEXT SRC DST SENT: `-i SRC@BASE` for the
+# newest snapshot BASE of SRC listed before SENT that DST has too, or nothing.
+lxops_common_base() {
+  local -n __lxops_base=$1
+  local LC_ALL=C line name base='' have=$'\n'
+  __lxops_base=()
+  while IFS= read -r line; do
+    if [[ $line == "$5@"* ]]; then have+="${line#"$5@"}"$'\n'; fi
+  done <<<"$3"
+  while IFS= read -r line; do
+    [[ $line == "$4@"* ]] || continue
+    name=${line#"$4@"}
+    [[ $name == "$6" ]] && break
+    if [[ -n $name && $have == *$'\n'"$name"$'\n'* ]]; then base=$name; fi
+  done <<<"$2"
+  if [ -n "$base" ]; then __lxops_base=(-i "$4@$base"); fi
+}
 "#;
 
 #[cfg(test)]
@@ -192,11 +293,23 @@ mod tests {
     fn profiles_and_macs() {
         let show = b"config:\n  volatile.eth0.hwaddr: 10:66:6a:01:02:03\nprofiles:\n- default\n- web1.lxops\nstateful: false";
         let p = Parse::Profiles { replace: Some(("web1.lxops".into(), "web2.lxops".into())) };
-        assert_eq!(apply(&p, show).unwrap(), Parsed::One(b"default,web2.lxops".to_vec()));
+        let none = |_: &crate::plan::model::Word| Vec::new();
+        assert_eq!(apply(&p, show, &none).unwrap(), Parsed::One(b"default,web2.lxops".to_vec()));
         assert_eq!(
-            apply(&Parse::Hwaddrs, show).unwrap(),
+            apply(&Parse::Hwaddrs, show, &none).unwrap(),
             Parsed::Many(vec![b"volatile.eth0.hwaddr=10:66:6a:01:02:03".to_vec()])
         );
-        assert!(apply(&Parse::ProfileNames, b"profiles:\n- a,b").is_err());
+        assert!(apply(&Parse::ProfileNames, b"profiles:\n- a,b", &none).is_err());
+    }
+
+    #[test]
+    fn snapshots() {
+        let list = b"t/a@1\nt/a@2\nt/a/c@2\nt/a@3";
+        assert_eq!(after(list, b"t/a@1", b"t/a@"), vec![b"t/a@2".to_vec(), b"t/a@3".to_vec()]);
+        assert_eq!(
+            common_base(list, b"u@1\nu@2", b"t/a", b"u", b"3"),
+            vec![b"-i".to_vec(), b"t/a@2".to_vec()]
+        );
+        assert!(common_base(list, b"u@9", b"t/a", b"u", b"3").is_empty());
     }
 }

@@ -245,7 +245,7 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
         question: question(plan),
         needs_yes: format!("error: --yes: {}", needs_yes(plan)),
         resumable: format!(" {} ", resumable.join(" ")),
-        helpers: crate::runtime::bash_helpers().join(""),
+        helpers: String::new(),
         programs: plan.programs.clone(),
         locks: plan
             .locks
@@ -265,5 +265,9 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
     };
     let env = environment();
     let tmpl = env.get_template("script.sh").expect("template is registered");
+    // Rendered once without helpers to see which ones the script calls, then
+    // with exactly those (and the ones they call).
+    let bare = tmpl.render(Value::from(minijinja::value::Serde(&view))).expect("the script template renders");
+    let view = View { helpers: crate::runtime::bash_helpers_for(&bare), ..view };
     tmpl.render(Value::from(minijinja::value::Serde(&view))).expect("the script template renders")
 }

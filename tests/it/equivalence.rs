@@ -14,8 +14,23 @@ use crate::fixtures::{TempDir, cases, copy_dir, expand, place, root, words};
 use std::path::Path;
 use std::process::Command;
 
-pub const STUBS: &[&str] =
-    &["incus", "lxc", "zfs", "rsync", "sudo", "chown", "mkdir", "rm", "mv", "date", "ssh"];
+pub const STUBS: &[&str] = &[
+    "incus",
+    "lxc",
+    "zfs",
+    "rsync",
+    "sudo",
+    "chown",
+    "mkdir",
+    "rm",
+    "mv",
+    "date",
+    "ssh",
+    "tar",
+    "sh",
+    "sha256sum",
+    "find",
+];
 
 /// A directory holding the stand-ins under their program names.
 pub fn stub_dir(tmp: &Path) -> std::path::PathBuf {

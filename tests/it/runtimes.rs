@@ -162,18 +162,18 @@ fn bash_and_rust_halves_agree_on_generated_inputs() {
                     None => b"none".to_vec(),
                 },
             ),
-            7 => ("join", vec![&a], parsed(parse::apply(&Parse::Profiles { replace: None }, &a))),
+            7 => ("join", vec![&a], parsed(parse::apply_for_test(&Parse::Profiles { replace: None }, &a))),
             8 => (
                 "replace",
                 vec![&a, b"web1.lxops", b"web2.lxops"],
-                parsed(parse::apply(
+                parsed(parse::apply_for_test(
                     &Parse::Profiles { replace: Some(("web1.lxops".into(), "web2.lxops".into())) },
                     &a,
                 )),
             ),
-            9 => ("list", vec![&a], parsed(parse::apply(&Parse::ProfileNames, &a))),
-            10 => ("macs", vec![&a], parsed(parse::apply(&Parse::Hwaddrs, &a))),
-            _ => ("keys", vec![&a], parsed(parse::apply(&Parse::HwaddrKeys, &a))),
+            9 => ("list", vec![&a], parsed(parse::apply_for_test(&Parse::ProfileNames, &a))),
+            10 => ("macs", vec![&a], parsed(parse::apply_for_test(&Parse::Hwaddrs, &a))),
+            _ => ("keys", vec![&a], parsed(parse::apply_for_test(&Parse::HwaddrKeys, &a))),
         };
         let enc: Vec<String> = args.iter().map(|x| b64(x)).collect();
         // An empty base64 field would shift `read`'s fields: mark it.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Logging stand-in for incus, lxc, zfs, rsync, sudo, chown, mkdir, rm, mv,
-# date and ssh in lxops's equivalence tests. Each call appends one record to
+# date, ssh, tar, sh, sha256sum and find in lxops's equivalence tests. Each call appends one record to
 # $LXOPS_STUB_LOG:
 #   <argc> NUL <program> NUL <arg>... NUL <stdin as base64> NUL
 # so the exact argv (quotes, newlines and all) and input can be compared.
@@ -69,11 +69,20 @@ case "$prog" in
         answer SHOW 'architecture: x86_64\nconfig:\n  image.os: busybox\n  volatile.eth0.hwaddr: 10:66:6a:01:02:03\n  volatile.eth1.hwaddr: 10:66:6a:04:05:06\n  volatile.idmap.base: "0"\ndevices: {}\nephemeral: false\nprofiles:\n- default\n- %s.lxops\nstateful: false\n' "${last%%/*}" ;;
     esac ;;
   zfs)
+    # STUB_ZFS: the datasets and snapshots that exist (`zfs list -r` lists a
+    # dataset's snapshots and children, in the order given).
     if [ "$1" = list ]; then
+      last=${*: -1}
+      found=1
       for d in ${STUB_ZFS:-}; do
-        if [ "$d" = "${*: -1}" ]; then printf '%s\n' "$d"; exit 0; fi
+        if [ "$d" = "$last" ]; then found=0; [ "${*: -2:1}" = -r ] || { printf '%s\n' "$d"; exit 0; }; fi
       done
-      exit 1
+      if [ "${*: -2:1}" = -r ]; then
+        for d in ${STUB_ZFS:-}; do
+          case $d in "$last@"* | "$last/"*) printf '%s\n' "$d"; found=0 ;; esac
+        done
+      fi
+      exit "$found"
     fi
     if [ "$1" = get ]; then
       for d in ${STUB_ZFS:-}; do
@@ -83,6 +92,13 @@ case "$prog" in
     fi ;;
   date)
     answer DATE 'lxops-rebuild-20260101-000000\n' ;;
+  find)
+    answer FIND '' ;;
+  ssh)
+    # ssh -o BatchMode=yes -- DEST COMMAND: the command runs here, with the stand-ins.
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done
+    shift 2
+    exec bash -c "$1" ;;
   sudo)
     [ "$1" = -n ] && shift
     exec "$@" ;;

@@ -17,6 +17,7 @@
 #![allow(dead_code)] // helpers for the lxops real tests to come
 
 mod bench;
+mod data;
 mod lxops;
 mod origin;
 mod rebuild;
