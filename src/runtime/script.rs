@@ -225,6 +225,9 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
         if !unit.cleanup.is_empty() {
             units.line(format!("if [ \"${{lxops_began[{u}]:-0}}\" = 1 ]; then lxops_cleanup_{u}; fi"));
         }
+        if unit.steps.is_empty() && unit.cleanup.is_empty() {
+            units.line(": # the unit has nothing to do");
+        }
         units.close("}");
         calls.push(format!("lxops_unit_{u}"));
     }

@@ -258,7 +258,7 @@ fn generate(g: &mut Gen) -> Case {
     let global = format!("p2: {}\n", y(&g.maybe("data", 20)));
     let mut args: Vec<String> = Vec::new();
     let mut env: Vec<(String, String)> = Vec::new();
-    let command = g.rng.usize(0..8);
+    let command = g.rng.usize(0..13);
     let state = if g.chance(50) { "RUNNING" } else { "STOPPED" };
     env.push(("STUB_INSTANCES".into(), format!("{name},{state}")));
     match command {
@@ -268,7 +268,46 @@ fn generate(g: &mut Gen) -> Case {
         4 => args.extend(["delete".to_string(), "--force".to_string()]),
         5 => args.extend(["rename".to_string()]),
         6 => args.extend(["configure".to_string(), "--no-wait-network".to_string()]),
-        _ => args.push(["create-devices", "create-profile"][g.rng.usize(0..2)].to_string()),
+        7 => args.push(["create-devices", "create-profile"][g.rng.usize(0..2)].to_string()),
+        8 => {
+            args.push("snapshot".into());
+            if g.chance(50) {
+                args.extend(["-s".to_string(), g.maybe("s1", 20).replace('\0', "")]);
+                if g.chance(40) {
+                    args.push("-d".into());
+                }
+            }
+            if g.chance(40) {
+                args.push("-c".into());
+            }
+        }
+        9 => {
+            args.extend(["rollback".to_string(), "-s".to_string(), g.maybe("s1", 20).replace('\0', "")]);
+            if g.chance(50) {
+                args.push("--force".into());
+            }
+            if g.chance(40) {
+                args.push("-c".into());
+            }
+        }
+        10 => args.extend(["export".to_string(), "-d".to_string(), g.maybe("out", 20).replace('\0', "")]),
+        11 => args.extend(["import".to_string(), "-d".to_string(), "exported".to_string()]),
+        _ => {
+            args.extend(["copy-filesystems".to_string(), "-c".to_string(), "c.yaml".to_string()]);
+            args.extend([
+                "--instance".to_string(),
+                name.clone(),
+                "--from-instance".to_string(),
+                "h2".to_string(),
+            ]);
+            if g.chance(50) {
+                let host = g.maybe("root@backup", 30).replace('\0', "");
+                args.extend([if g.chance(50) { "--from-host" } else { "--to-host" }.to_string(), host]);
+            }
+            if g.chance(30) {
+                args.extend(["-s".to_string(), g.maybe("s1", 20).replace('\0', "")]);
+            }
+        }
     }
     if command == 0 && g.chance(30) {
         // The network wait, with an answer that holds an address among hostile lines.
@@ -277,8 +316,10 @@ fn generate(g: &mut Gen) -> Case {
         env.push(("STUB_N4_B64".into(), b64(&n4)));
         env.push(("STUB_EXPANDED_B64".into(), b64(&g.answer("devices:\n  eth0:\n    type: nic"))));
     }
-    let two = command != 5 && g.chance(20);
-    if two {
+    let two = matches!(command, 0..=4 | 6..=9) && g.chance(20);
+    if command == 12 {
+        // copy-filesystems names its config and instances itself.
+    } else if two {
         // Two configs: two units, named after their files.
         args.extend(["c.yaml".to_string(), "d.yaml".to_string()]);
         env[0].1 = format!("c,{state} d,{state}");
@@ -326,6 +367,16 @@ fn generate(g: &mut Gen) -> Case {
         ("cc.cfg".into(), cc),
         ("xdg/lxops/properties.yaml".into(), global),
     ];
+    if command == 11 {
+        files.push(("exported/SHA256SUMS".into(), "x  fs1.tar.gz\n".into()));
+        files.push(("exported/fs1.tar.gz".into(), "archive\n".into()));
+    }
+    if command >= 8 && g.chance(50) {
+        env.push((
+            "STUB_ZFS".into(),
+            format!("tank/{name} tank/{name}@s1 tank/data/{name} tank/data/{name}@s1"),
+        ));
+    }
     if two {
         files.push(("d.yaml".into(), c));
     }
@@ -342,6 +393,17 @@ fn json_commands(json: &serde_json::Value) -> Vec<Vec<String>> {
                     && m.contains_key("root")
                 {
                     out.push(a.iter().map(|w| w.as_str().unwrap_or("").to_string()).collect());
+                    // On another host: ssh with the quoted argv (the stand-in then runs it here).
+                    if let Some(serde_json::Value::String(h)) = m.get("host") {
+                        out.push(vec![
+                            "ssh".into(),
+                            "-o".into(),
+                            "BatchMode=yes".into(),
+                            "--".into(),
+                            h.clone(),
+                            "$lxops_any".into(),
+                        ]);
+                    }
                 }
                 m.values().for_each(|x| walk(x, out));
             }
