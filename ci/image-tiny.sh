@@ -97,7 +97,17 @@ esac
 exit 0
 X
 chmod 755 "$R/sbin/init" "$R/etc/init.d/rcS" "$R/usr/share/udhcpc/default.script"
-chown 1000:1000 "$R/home/user"
+# user's home, what `lxops extract` copies in the real tier: a private file,
+# a symbolic link, a set-user-ID file and a file of another owner (wheel)
+printf 'export PS1=tiny\n' > "$R/home/user/.profile"
+chmod 600 "$R/home/user/.profile"
+ln -s .profile "$R/home/user/profile-link"
+mkdir "$R/home/user/bin"
+printf '#!/bin/sh\necho setuid\n' > "$R/home/user/bin/tool"
+chown -h -R 1000:1000 "$R/home/user"
+chmod 4755 "$R/home/user/bin/tool"  # after chown, which clears the bit
+printf 'shared\n' > "$R/home/user/shared"
+chown 0:10 "$R/home/user/shared"
 chmod 1777 "$R/tmp"
 
 cat > "$WORK/metadata.yaml" <<X
@@ -120,5 +130,5 @@ echo '{{ container.name }}' > "$WORK/templates/hostname.tpl"
 mkdir -p "$OUT"
 tar -C "$WORK" --sort=name --mtime=@$MTIME --owner=0 --group=0 --numeric-owner \
   -cf - metadata.yaml templates | gzip -n > "$OUT/metadata.tar.gz"
-# rootfs keeps its owners (/home/user is 1000:1000)
+# rootfs keeps its owners (/home/user is 1000:1000) and modes
 tar -C "$R" --sort=name --mtime=@$MTIME --numeric-owner -cf - . | gzip -n > "$OUT/rootfs.tar.gz"

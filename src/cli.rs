@@ -68,10 +68,35 @@ pub enum Command {
     /// Read and write global properties.
     #[command(subcommand)]
     Property(PropertyCmd),
+    /// Shift owners in directory trees: ids below the offsets get the offsets added.
+    ///
+    /// Symbolic links are never followed (their own owners are shifted);
+    /// set-user-ID and set-group-ID bits that chown clears are set again; ids
+    /// at or above an offset are left alone, so running it twice changes
+    /// nothing. Needs root.
+    ///
+    /// Example: sudo lxops shiftids -u 1000000 -g 1000000 -v /tank/host/alpine-ssh/home
+    Shiftids(ShiftidsArgs),
     /// List the OS types lxops can configure.
     ///
     /// Example: lxops ostypes
     Ostypes,
+}
+
+#[derive(Debug, Args)]
+pub struct ShiftidsArgs {
+    /// Add this to every uid below it.
+    #[arg(short = 'u', long, value_name = "N", default_value_t = 0)]
+    pub uid: u32,
+    /// Add this to every gid below it.
+    #[arg(short = 'g', long, value_name = "N", default_value_t = 0)]
+    pub gid: u32,
+    /// Print each change: chown UID:GID PATH (-1: unchanged).
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Directory trees to shift.
+    #[arg(value_name = "DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -454,6 +479,27 @@ pub enum PlanCmd {
     /// Compare an instance's profiles with its config, or bring them in line.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Fill new template device directories from the config's image.
+    ///
+    /// A temporary instance is created from the image (never started), its
+    /// directory at each device's path is copied into the device directory,
+    /// and the owners are shifted by `device-owner`. Existing device
+    /// directories are left alone; the temporary instance is always deleted.
+    ///
+    /// Example: lxops extract --execute -n alpine-ssh ssh.yaml
+    Extract(PlanArgs),
+    /// Publish an instance's snapshot as an image with an alias and properties.
+    ///
+    /// Without a snapshot, one is taken for the image (the instance keeps
+    /// running) and deleted afterwards. With -c, the config gives the
+    /// defaults: description (its first line), os (ostype), variant (the
+    /// file's base name), and the alias OS-VARIANT-VERSION.
+    ///
+    /// Example: lxops publish --execute -c alpine-ssh.yaml alpine-ssh-1.2
+    Publish(PublishArgs),
+    /// Images: which instances were made from which image.
+    #[command(subcommand)]
+    Image(ImageCmd),
     /// Create an instance's filesystems and device directories only.
     ///
     /// Example: lxops create-devices --execute web1.yaml
@@ -462,6 +508,72 @@ pub enum PlanCmd {
     ///
     /// Example: lxops create-profile --execute web1.yaml
     CreateProfile(PlanArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCmd {
+    /// List each instance with the image it was created from (a query: it reads the server).
+    ///
+    /// The image is shown by its aliases (comma-separated), or by its
+    /// fingerprint when it has none or no longer exists.
+    ///
+    /// Example: lxops image instances
+    Instances(ImageQueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageQueryArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// A config that gives the defaults (and the project).
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The image's alias [default: OS-VARIANT-VERSION with -c, else the instance's name].
+    #[arg(long, value_name = "ALIAS")]
+    pub alias: Option<String>,
+    /// Move the alias to the new image if another image has it.
+    #[arg(long)]
+    pub reuse: bool,
+    /// The image property architecture [default: this host's, e.g. amd64].
+    #[arg(long, value_name = "ARCH")]
+    pub architecture: Option<String>,
+    /// The image property os [default: the config's ostype].
+    #[arg(long, value_name = "OS")]
+    pub os: Option<String>,
+    /// The image property variant [default: the config file's base name, else the instance].
+    #[arg(long, value_name = "VARIANT")]
+    pub variant: Option<String>,
+    /// The image property release [default: the version].
+    #[arg(long, value_name = "RELEASE")]
+    pub release: Option<String>,
+    /// The image property serial [default: the version].
+    #[arg(long, value_name = "SERIAL")]
+    pub serial: Option<String>,
+    /// The image property description [default: the config's description, first line].
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// The image property name [default: the instance's name].
+    #[arg(long = "image-name", value_name = "NAME")]
+    pub image_name: Option<String>,
+    /// The image's compression (the server's default otherwise).
+    #[arg(long, value_name = "ALGORITHM")]
+    pub compression: Option<String>,
+    /// The image's format: unified or split.
+    #[arg(long = "image-format", value_name = "FORMAT")]
+    pub image_format: Option<String>,
+    /// INSTANCE or INSTANCE/SNAPSHOT [default: the config's instance].
+    #[arg(value_name = "INSTANCE[/SNAPSHOT]")]
+    pub instance: Option<String>,
+    /// The snapshot to publish [default: take one for the image].
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: Option<String>,
 }
 
 /// `profile …`: the instance's profile list against the config's. The
@@ -504,13 +616,15 @@ impl PlanCmd {
     /// Whether the command reads the server and prints a result (a query)
     /// instead of compiling a plan: it has no script and no `--execute`.
     pub fn is_query(&self) -> bool {
-        matches!(self, PlanCmd::Profile(ProfileCmd::List(_) | ProfileCmd::Diff(_)))
+        matches!(self, PlanCmd::Profile(ProfileCmd::List(_) | ProfileCmd::Diff(_)) | PlanCmd::Image(_))
     }
 
     pub fn run_args(&self) -> &RunArgs {
         match self {
             PlanCmd::Profile(ProfileCmd::Apply(a) | ProfileCmd::Reorder(a)) => &a.run,
-            PlanCmd::Profile(ProfileCmd::List(_) | ProfileCmd::Diff(_)) => &NO_RUN,
+            PlanCmd::Profile(ProfileCmd::List(_) | ProfileCmd::Diff(_)) | PlanCmd::Image(_) => &NO_RUN,
+            PlanCmd::Extract(a) => &a.run,
+            PlanCmd::Publish(a) => &a.run,
             PlanCmd::Snapshot(a) => &a.run,
             PlanCmd::Rollback(a) => &a.run,
             PlanCmd::Export(a) => &a.run,
@@ -530,7 +644,9 @@ impl PlanCmd {
             PlanCmd::Launch(a) | PlanCmd::Configure(a) => &a.configs.configs,
             PlanCmd::Rebuild(a) => &a.configs.configs,
             PlanCmd::Rename(a) => std::slice::from_ref(&a.config),
-            PlanCmd::Cloudconfig(_) => &[],
+            PlanCmd::Cloudconfig(_) | PlanCmd::Image(_) => &[],
+            PlanCmd::Extract(a) => &a.configs.configs,
+            PlanCmd::Publish(a) => a.config.as_slice(),
             PlanCmd::Delete(a) | PlanCmd::Destroy(a) => &a.configs.configs,
             PlanCmd::CreateDevices(a) | PlanCmd::CreateProfile(a) => &a.configs.configs,
             PlanCmd::Profile(ProfileCmd::Apply(a) | ProfileCmd::Reorder(a)) => &a.configs.configs,
@@ -549,6 +665,9 @@ impl PlanCmd {
             PlanCmd::Profile(ProfileCmd::Diff(_)) => "profile diff",
             PlanCmd::Profile(ProfileCmd::Apply(_)) => "profile apply",
             PlanCmd::Profile(ProfileCmd::Reorder(_)) => "profile reorder",
+            PlanCmd::Image(ImageCmd::Instances(_)) => "image instances",
+            PlanCmd::Extract(_) => "extract",
+            PlanCmd::Publish(_) => "publish",
             PlanCmd::Snapshot(_) => "snapshot",
             PlanCmd::Rollback(_) => "rollback",
             PlanCmd::Export(_) => "export",

@@ -33,6 +33,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         Command::Config(c) => cmd::config::run(g, c, out),
         Command::Info(c) => cmd::info::run(g, c, out),
         Command::Property(c) => cmd::property::run(g, c, out),
+        Command::Shiftids(a) => cmd::shiftids::run(&a, out),
         Command::Ostypes => {
             for o in cloudconfig::ostype::names() {
                 writeln!(out, "{o}")?;

@@ -5,10 +5,12 @@
 //! external programs.
 
 pub mod config;
+pub mod image;
 pub mod info;
 pub mod plan;
 pub mod profile;
 pub mod property;
+pub mod shiftids;
 
 use crate::cli::GlobalArgs;
 use crate::diag::ConfigError;

@@ -36,7 +36,10 @@ pub fn run(g: &GlobalArgs, c: PlanCmd, script: bool, out: &mut dyn Write) -> any
             )
             .into());
         }
-        return super::profile::run(g, &c, out);
+        return match c {
+            PlanCmd::Image(i) => super::image::run(g, &i, out),
+            _ => super::profile::run(g, &c, out),
+        };
     }
     let run = c.run_args().clone();
     if script && (run.execute || run.format != Format::Text || run.from.is_some() || run.yes) {
@@ -132,6 +135,9 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
     if let PlanCmd::Cloudconfig(a) = c {
         return cloudconfig(g, a);
     }
+    if let PlanCmd::Publish(a) = c {
+        return publish(g, a);
+    }
     let files = crate::config_paths(g, c.configs())?;
     if files.is_empty() {
         return Err(Diag::new("no CONFIG given").hint("name one or more lxops config files").into());
@@ -216,7 +222,8 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
                     Err(e) => errs.extend(e.0),
                 }
             }
-            PlanCmd::Cloudconfig(_) => unreachable!("handled above"),
+            PlanCmd::Cloudconfig(_) | PlanCmd::Publish(_) => unreachable!("handled above"),
+            PlanCmd::Extract(_) => crate::plan::images::extract(&mut b, &inst, &mut errs),
             PlanCmd::Delete(_) => lifecycle::remove(&mut b, &inst, false, &mut errs),
             PlanCmd::Destroy(_) => lifecycle::remove(&mut b, &inst, true, &mut errs),
             PlanCmd::CreateDevices(_) => lifecycle::create_devices(&mut b, &inst),
@@ -228,7 +235,7 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
             PlanCmd::Profile(crate::cli::ProfileCmd::Reorder(_)) => {
                 crate::plan::profiles::reorder(&mut b, &inst)
             }
-            PlanCmd::Profile(_) => unreachable!("queries do not compile plans"),
+            PlanCmd::Profile(_) | PlanCmd::Image(_) => unreachable!("queries do not compile plans"),
             PlanCmd::Snapshot(a) => {
                 let o = crate::plan::data::SnapshotOptions {
                     name: a.snapshot.as_deref(),
@@ -317,5 +324,147 @@ fn cloudconfig(
     lifecycle::require_running(&mut b, &a.instance, &project);
     let t = crate::guest::Target { name: &a.instance, project: &project };
     crate::guest::apply(&mut b, &t, os, &a.files)?;
+    Ok(b.finish())
+}
+
+/// `lxops publish`: the instance and snapshot from the arguments, the
+/// image's alias and properties from the flags, then the config (with
+/// `-c`), then the original's defaults (spec §5.26).
+fn publish(g: &GlobalArgs, a: &crate::cli::PublishArgs) -> Result<crate::plan::model::Plan, ConfigError> {
+    use crate::plan::images::{self, PublishOptions};
+    let mut errs: Vec<Diag> = Vec::new();
+    let config = match &a.config {
+        None => None,
+        Some(f) => {
+            let f = crate::config_path(f)?;
+            let props = super::properties(g)?;
+            let opts = Options { name: g.name.clone(), project: g.project.clone(), sources: false };
+            Some(resolve::instance(&mut Loader::new(), &f, &props, &opts)?)
+        }
+    };
+    let (instance, snapshot) = match (&a.instance, &a.snapshot) {
+        (Some(i), second) => match (i.split_once('/'), second) {
+            (Some((name, _)), Some(s)) => {
+                errs.push(
+                    Diag::new(format!("the snapshot is named twice: {i} and {s}"))
+                        .at_key("SNAPSHOT")
+                        .hint("write INSTANCE/SNAPSHOT or INSTANCE SNAPSHOT"),
+                );
+                (name.to_string(), None)
+            }
+            (Some((i, s)), None) => (i.to_string(), Some(s.to_string())),
+            (None, s) => (i.clone(), s.clone()),
+        },
+        (None, _) => match &config {
+            Some(inst) => (inst.name.clone(), None),
+            None => {
+                return Err(Diag::new("need an instance name or a config file (-c)")
+                    .at_key("INSTANCE")
+                    .hint("lxops publish INSTANCE[/SNAPSHOT], or lxops publish -c CONFIG")
+                    .into());
+            }
+        },
+    };
+    if let Some(p) = resolve::instance_name_problem(&instance) {
+        errs.push(Diag::new(format!("invalid instance name {instance:?}: {p}")).at_key("INSTANCE"));
+    }
+    if let Some(s) = &snapshot
+        && let Some(p) = crate::plan::data::snapshot_name_problem(s)
+    {
+        errs.push(Diag::new(format!("invalid snapshot name {s:?}: {p}")).at_key("SNAPSHOT"));
+    }
+    let from_config = |f: &dyn Fn(&resolve::Instance) -> String| config.as_ref().map(f).unwrap_or_default();
+    let or = |given: &Option<String>, default: String| given.clone().unwrap_or(default);
+    let os = or(&a.os, from_config(&|i| i.ostype.clone()));
+    let variant = or(
+        &a.variant,
+        match &config {
+            Some(i) => i.config_file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default(),
+            None => instance.clone(),
+        },
+    );
+    let version = a
+        .serial
+        .clone()
+        .or_else(|| a.release.clone())
+        .unwrap_or_else(|| images::version_in(&instance).unwrap_or_default().to_string());
+    let alias = match (&a.alias, &config) {
+        (Some(x), _) => x.clone(),
+        (None, Some(_)) => {
+            let parts: Vec<&str> = [os.as_str(), variant.as_str(), version.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect();
+            if parts.is_empty() { instance.clone() } else { parts.join("-") }
+        }
+        (None, None) => instance.clone(),
+    };
+    if let Some(p) = images::alias_problem(&alias) {
+        errs.push(
+            Diag::new(format!("invalid image alias {alias:?}: {p}"))
+                .at_key("--alias")
+                .hint("set one with --alias"),
+        );
+    }
+    let description = or(
+        &a.description,
+        from_config(&|i| i.merged.config.description.lines().next().unwrap_or("").to_string()),
+    );
+    let fields = [
+        ("architecture", or(&a.architecture, images::host_architecture().to_string())),
+        ("description", description),
+        ("name", or(&a.image_name, instance.clone())),
+        ("os", os.clone()),
+        ("release", or(&a.release, version.clone())),
+        ("serial", or(&a.serial, version.clone())),
+        ("variant", variant.clone()),
+    ];
+    let properties: Vec<(String, String)> =
+        fields.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v)).collect();
+    let mut options = Vec::new();
+    if let Some(c) = &a.compression {
+        if c.is_empty()
+            || c.starts_with('-')
+            || !c.chars().all(|x| x.is_ascii_alphanumeric() || "_.+-".contains(x))
+        {
+            errs.push(
+                Diag::new(format!("invalid compression {c:?}"))
+                    .at_key("--compression")
+                    .hint("name an algorithm the server knows, e.g. gzip, xz, zstd or none"),
+            );
+        }
+        options.extend(["--compression".to_string(), c.clone()]);
+    }
+    if let Some(f) = &a.image_format {
+        if f != "unified" && f != "split" {
+            errs.push(
+                Diag::new(format!("invalid image format {f:?}"))
+                    .at_key("--image-format")
+                    .hint("use unified or split"),
+            );
+        }
+        if super::backend(g) == crate::plan::backend::Backend::Lxd {
+            errs.push(
+                Diag::new("LXD's publish has no --format (its images are unified)")
+                    .at_key("--image-format")
+                    .hint("leave out --image-format with --backend lxd"),
+            );
+        }
+        options.extend(["--format".to_string(), f.clone()]);
+    }
+    if !errs.is_empty() {
+        return Err(ConfigError(errs));
+    }
+    let project = match &config {
+        Some(i) => i.project.clone(),
+        None => g.project.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "default".into()),
+    };
+    let settings = Settings { backend: super::backend(g), wait_network: None, force: false };
+    let mut b = Builder::new("publish", settings);
+    if let Some(f) = &a.config {
+        b.input(f);
+    }
+    let o = PublishOptions { project, instance, snapshot, alias, reuse: a.reuse, options, properties };
+    images::publish(&mut b, &o);
     Ok(b.finish())
 }

@@ -125,8 +125,78 @@ impl Backend {
         self.cmd(project, &["stop", name])
     }
 
-    pub fn delete(self, project: &str, name: &str) -> Cmd {
-        self.cmd(project, &["delete", name])
+    pub fn delete(self, project: &str, name: impl Into<Word>) -> Cmd {
+        self.cmd(project, &["delete"]).push(name)
+    }
+
+    /// Creates (does not start) an instance from an image with the
+    /// project's default profile only (extract's temporary instance).
+    pub fn create_plain(self, project: &str, image: &str, name: Word) -> Cmd {
+        let verb = match self {
+            Backend::Incus => "create",
+            Backend::Lxd => "init",
+        };
+        self.cmd(project, &[verb, "--quiet", image]).push(name)
+    }
+
+    /// Writes an instance's backup (its root filesystem in a tar archive
+    /// under `backup/container/rootfs`, whatever the storage driver) to
+    /// `file`, uncompressed.
+    pub fn export(self, project: &str, name: Word, file: Word) -> Cmd {
+        self.cmd(project, &["export"]).push(name).push(file).extend([
+            "--instance-only",
+            "--compression",
+            "none",
+            "--quiet",
+        ])
+    }
+
+    /// Publishes `source` (`INSTANCE/SNAPSHOT`) as an image with `alias`;
+    /// `options` are flags (`--compression`, `--format`, `--reuse`) and
+    /// `properties` the image's `key=value` properties, one word each.
+    pub fn publish(
+        self,
+        project: &str,
+        source: Word,
+        alias: &str,
+        options: &[String],
+        properties: &[String],
+    ) -> Cmd {
+        self.cmd(project, &["publish"])
+            .push(source)
+            .push("--alias")
+            .push(alias)
+            .extend(options.iter().map(String::as_str))
+            .extend(properties.iter().map(String::as_str))
+    }
+
+    /// Whether `publish` takes `--reuse` (LXD 5.0's does not).
+    pub fn publish_reuses(self) -> bool {
+        self == Backend::Incus
+    }
+
+    pub fn image_alias_rename(self, project: &str, old: &str, new: &str) -> Cmd {
+        self.cmd(project, &["image", "alias", "rename", old, new])
+    }
+
+    pub fn image_alias_delete(self, project: &str, alias: &str) -> Cmd {
+        self.cmd(project, &["image", "alias", "delete", alias])
+    }
+
+    /// Image aliases as CSV lines whose first field is the alias.
+    pub fn image_alias_list(self, project: &str) -> Cmd {
+        self.cmd(project, &["image", "alias", "list", "--format", "csv"])
+    }
+
+    /// The images, as JSON (fingerprints, aliases, properties).
+    pub fn image_list_json(self, project: &str) -> Cmd {
+        self.cmd(project, &["image", "list", "--format", "json"])
+    }
+
+    /// Each instance's name and the fingerprint of the image it was created
+    /// from, as `name,fingerprint` lines.
+    pub fn base_image_list(self, project: &str) -> Cmd {
+        self.cmd(project, &["list", "--format", "csv", "--columns", "n,volatile.base_image"])
     }
 
     /// Deletes an instance even if it runs.

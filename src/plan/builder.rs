@@ -30,6 +30,12 @@ enum FactKind {
     Config(String),
     /// The UTC time in a `date` format, read once for the whole run.
     UtcTime(String),
+    /// The image aliases.
+    Aliases,
+    /// Each instance's base image.
+    BaseImages,
+    /// The images, as JSON.
+    Images,
 }
 
 /// An open undo window: the steps added until it is closed are covered.
@@ -149,6 +155,9 @@ impl Builder {
             FactKind::Instances => self.var(&["instances", project]),
             FactKind::Config(name) => self.var(&["config", project, name]),
             FactKind::UtcTime(_) => self.var(&["time"]),
+            FactKind::Aliases => self.var(&["aliases", project]),
+            FactKind::BaseImages => self.var(&["base", "images", project]),
+            FactKind::Images => self.var(&["images", project]),
         };
         self.facts.insert((kind, project.to_string()), var.clone());
         self.plan.facts.push(Fact { var: var.clone(), cmd });
@@ -165,6 +174,24 @@ impl Builder {
     pub fn instances(&mut self, project: &str) -> String {
         let cmd = self.backend().instance_list(project);
         self.fact(FactKind::Instances, project, cmd)
+    }
+
+    /// The fact holding the project's image aliases, one CSV line each.
+    pub fn image_aliases(&mut self, project: &str) -> String {
+        let cmd = self.backend().image_alias_list(project);
+        self.fact(FactKind::Aliases, project, cmd)
+    }
+
+    /// The fact holding `name,fingerprint` of each instance's base image.
+    pub fn base_images(&mut self, project: &str) -> String {
+        let cmd = self.backend().base_image_list(project);
+        self.fact(FactKind::BaseImages, project, cmd)
+    }
+
+    /// The fact holding the project's images as JSON.
+    pub fn images(&mut self, project: &str) -> String {
+        let cmd = self.backend().image_list_json(project);
+        self.fact(FactKind::Images, project, cmd)
     }
 
     /// The fact holding the UTC time in `format` when the plan runs (a

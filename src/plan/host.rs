@@ -164,10 +164,89 @@ pub fn rsync_into(src: &str, dst: &str) -> Cmd {
     Cmd::new(["rsync", "-a", &format!("{src}/"), &format!("{dst}/")]).root()
 }
 
-/// Removes a directory tree, not crossing into other filesystems.
-pub fn remove_tree(dir: &str) -> Cmd {
-    Cmd::new(["rm", "-rf", "--one-file-system", dir]).root()
+/// Copies the content of `src` (a run-time path) into `dst`, creating
+/// `dst` and giving it `src`'s owner and mode (the trailing slashes).
+pub fn rsync_from(src: Word, dst: &str) -> Cmd {
+    Cmd::new(["rsync", "-aH"]).push(src.then("/")).push(format!("{dst}/")).root()
 }
+
+/// Removes a directory tree, not crossing into other filesystems.
+pub fn remove_tree(dir: impl Into<Word>) -> Cmd {
+    Cmd::new(["rm", "-rf", "--one-file-system"]).push(dir).root()
+}
+
+/// Creates a private (0700) directory with a fresh random name in
+/// `/var/tmp` (not `/tmp`, often a small tmpfs) and prints its path.
+pub fn make_temp_dir(prefix: &str) -> Cmd {
+    Cmd::new(["mktemp", "-d", &format!("/var/tmp/{prefix}.XXXXXXXX")])
+}
+
+/// Prints eight random bytes as decimal numbers (a temporary name's letters).
+pub fn random_bytes() -> Cmd {
+    Cmd::new(["od", "-An", "-vtu1", "-N8", "/dev/urandom"])
+}
+
+/// Unpacks a tar archive (any compression tar recognises) into a directory,
+/// owners as numbers, modes, links, special files and extended attributes
+/// as they were.
+pub fn tar_unpack(archive: Word, dir: Word) -> Cmd {
+    Cmd::new([
+        "tar",
+        "--extract",
+        "--numeric-owner",
+        "--same-permissions",
+        "--xattrs",
+        "--xattrs-include=*",
+        "--file",
+    ])
+    .push(archive)
+    .push("-C")
+    .push(dir)
+    .root()
+}
+
+/// Succeeds when `ROOT/PATH` is a directory reached through no symbolic
+/// link below `ROOT` (`PATH` is absolute and normal: `/a/b`), so a path
+/// in an image cannot lead the copy out of the image.
+pub fn is_dir_below(root: Word, path: &str) -> Cmd {
+    const SCRIPT: &str =
+        "cd -P -- \"$1\" && [ -d \".$2\" ] && [ \"$(realpath -e -- \".$2\")\" = \"$(pwd -P)$2\" ]";
+    Cmd::new(["sh", "-c", SCRIPT, "sh"]).push(root).push(path)
+}
+
+/// The shell half of `lxops shiftids` (`cmd::shiftids` is the native
+/// half; a test compares them on one tree): in the trees `dirs`, every
+/// entry whose uid is below `uid` (gid below `gid`) gets `uid` (`gid`)
+/// added to it; a symbolic link's own owner changes, its target is never
+/// followed; set-user-ID and set-group-ID bits that `chown` clears are set
+/// again. Ids at or above the shift are left alone, so running it twice
+/// changes nothing.
+pub fn shift_ids(uid: u32, gid: u32, dirs: &[&str]) -> Cmd {
+    Cmd::new(["sh", "-c", SHIFT_IDS, "lxops-shiftids", &uid.to_string(), &gid.to_string()])
+        .extend(dirs.iter().copied())
+        .root()
+}
+
+/// `find` (which follows no link) selects the entries to change (`-uid
+/// -N`: below N) and hands them over as arguments; one `stat` prints their
+/// ids and modes, a line each (numbers only, so any file name is safe);
+/// `chown -h` changes a link, not its target; a mode with a fourth digit
+/// (set-id or sticky bits; a link's is always 777) is set again.
+const SHIFT_IDS: &str = r#"u=$1 g=$2
+shift 2
+find "$@" \( -uid -"$u" -o -gid -"$g" \) -exec sh -c '
+u=$1 g=$2
+shift 2
+stat -c "%u %g %a" -- "$@" | {
+  for f do
+    read -r fu fg m || exit 1
+    nu=$fu ng=$fg
+    if [ "$fu" -lt "$u" ]; then nu=$((fu + u)); fi
+    if [ "$fg" -lt "$g" ]; then ng=$((fg + g)); fi
+    chown -h -- "$nu:$ng" "$f" || exit 1
+    case $m in ????) chmod -- "$m" "$f" || exit 1 ;; esac
+  done
+}' sh "$u" "$g" {} +"#;
 
 pub fn move_dir(old: &str, new: &str) -> Cmd {
     Cmd::new(["mv", old, new]).root()

@@ -90,17 +90,8 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
         }
     }
     b.program(be.cli());
-    let profiles = b.profiles(&inst.project);
+    require_profiles(b, inst);
     let instances = b.instances(&inst.project);
-    for (i, p) in inst.profiles.iter().enumerate() {
-        let file = inst.merged.origins.profiles.get(i).cloned().unwrap_or(top.clone());
-        b.check(
-            format!("profile {p} exists"),
-            Cond::has_key(&profiles, p),
-            format!("profile {p} does not exist (listed in {})", file.display()),
-            format!("create it first, or remove it from `profiles` in {}", file.display()),
-        );
-    }
     b.check(
         format!("instance {name} does not exist yet"),
         Cond::negate(Cond::has_key(&instances, name)),
@@ -149,6 +140,20 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     start_and_wait(b, inst, None);
     if let Err(e) = crate::guest::configure_steps(b, inst) {
         errs.extend(e.0);
+    }
+}
+
+/// Checks that the config's profiles exist in its project.
+pub fn require_profiles(b: &mut Builder, inst: &Instance) {
+    let profiles = b.profiles(&inst.project);
+    for (i, p) in inst.profiles.iter().enumerate() {
+        let file = inst.merged.origins.profiles.get(i).cloned().unwrap_or(inst.config_file.clone());
+        b.check(
+            format!("profile {p} exists"),
+            Cond::has_key(&profiles, p),
+            format!("profile {p} does not exist (listed in {})", file.display()),
+            format!("create it first, or remove it from `profiles` in {}", file.display()),
+        );
     }
 }
 

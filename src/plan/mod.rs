@@ -13,6 +13,7 @@ pub mod builder;
 pub mod data;
 pub mod devices;
 pub mod host;
+pub mod images;
 pub mod lifecycle;
 pub mod model;
 pub mod profiles;

@@ -44,6 +44,17 @@ impl Word {
         Word(vec![Part::Lit(prefix.into()), Part::Var(var.into())])
     }
 
+    /// This word followed by `more` (literal text or run-time values).
+    pub fn then(mut self, more: impl Into<Word>) -> Word {
+        for p in more.into().0 {
+            match (self.0.last_mut(), p) {
+                (Some(Part::Lit(a)), Part::Lit(b)) => a.push_str(&b),
+                (_, p) => self.0.push(p),
+            }
+        }
+        self
+    }
+
     /// The literal text when the word has no run-time part.
     pub fn as_lit(&self) -> Option<String> {
         let mut s = String::new();
@@ -171,6 +182,12 @@ impl Cmd {
 
     pub fn push(mut self, w: impl Into<Word>) -> Cmd {
         self.argv.push(w.into());
+        self
+    }
+
+    /// Appends several words.
+    pub fn extend<W: Into<Word>>(mut self, words: impl IntoIterator<Item = W>) -> Cmd {
+        self.argv.extend(words.into_iter().map(Into::into));
         self
     }
 
@@ -343,6 +360,9 @@ pub enum Parse {
     /// value `other` of `dst`): `-i SRC@BASE` for the newest snapshot BASE of
     /// `src` listed before `sent` that `dst` has too, or nothing (a full send).
     CommonBase { other: String, src: String, dst: String, sent: Word },
+    /// From `od`'s random bytes (decimal numbers): `prefix` followed by one
+    /// lower-case letter per number (a temporary instance's name).
+    RandomName { prefix: String },
 }
 
 impl Parse {

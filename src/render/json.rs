@@ -264,6 +264,7 @@ fn parse_name(p: &m::Parse) -> &'static str {
         m::Parse::Lines => "lines",
         m::Parse::After { .. } => "after",
         m::Parse::CommonBase { .. } => "common_base",
+        m::Parse::RandomName { .. } => "random_name",
     }
 }
 

@@ -104,6 +104,23 @@ pub fn common_base(src_text: &[u8], dst_text: &[u8], src: &[u8], dst: &[u8], sen
     }
 }
 
+/// `prefix` and a letter for each decimal number in `out` (`od -An -tu1`);
+/// anything but numbers separated by blanks is refused.
+pub fn random_name(out: &[u8], prefix: &[u8]) -> Result<Vec<u8>, String> {
+    let mut name = prefix.to_vec();
+    for n in out.split(|b| b" \t\n".contains(b)).filter(|t| !t.is_empty()) {
+        let v = std::str::from_utf8(n).ok().filter(|t| t.len() <= 9 && t.bytes().all(|b| b.is_ascii_digit()));
+        let Some(v) = v.and_then(|t| t.parse::<u32>().ok()) else {
+            return Err(format!("the random bytes are not numbers: {}", show(out)));
+        };
+        name.push(b'a' + (v % 26) as u8);
+    }
+    if name.len() == prefix.len() {
+        return Err("no random bytes were read".into());
+    }
+    Ok(name)
+}
+
 /// The Rust half of the parsers; `word` gives the value of a run-time word.
 pub fn apply(
     p: &Parse,
@@ -125,6 +142,7 @@ pub fn apply(
             &word(sent),
         )),
         Parse::Text => Parsed::One(out.to_vec()),
+        Parse::RandomName { prefix } => Parsed::One(random_name(out, prefix.as_bytes())?),
         Parse::ProfileNames => Parsed::Many(profile_names(out)?),
         Parse::Profiles { replace } => {
             let mut names = profile_names(out)?;
@@ -169,6 +187,7 @@ pub fn bash(p: &Parse, var: &str, raw: &str) -> String {
         Parse::After { target, prefix } => {
             format!("lxops_after {var} \"${raw}\" {} {}", q(target), q(prefix))
         }
+        Parse::RandomName { prefix } => format!("lxops_random_name {var} \"${raw}\" {}", q(prefix)),
         Parse::CommonBase { other, src, dst, sent } => format!(
             "lxops_common_base {var} \"${raw}\" \"${other}\" {} {} {}",
             q(src),
@@ -270,6 +289,24 @@ lxops_common_base() {
     if [[ -n $name && $have == *$'\n'"$name"$'\n'* ]]; then base=$name; fi
   done <<<"$2"
   if [ -n "$base" ]; then __lxops_base=(-i "$4@$base"); fi
+}
+# lxops_random_name VAR TEXT PREFIX: PREFIX and a letter for each decimal
+# number in TEXT (od's random bytes); anything else is refused.
+lxops_random_name() {
+  local -n __lxops_random=$1
+  local LC_ALL=C letters=abcdefghijklmnopqrstuvwxyz name=$3 n
+  local -a nums=()
+  IFS=$' \t\n' read -r -d '' -a nums <<<"$2" || true
+  for n in "${nums[@]}"; do
+    if ! [[ $n =~ ^[0-9]{1,9}$ ]]; then
+      lxops_say "    the random bytes are not numbers: $(lxops_show "$2")"
+      return 1
+    fi
+    name+=${letters:$((10#$n % 26)):1}
+  done
+  if [ "${#nums[@]}" = 0 ]; then lxops_say "    no random bytes were read"; return 1; fi
+  # shellcheck disable=SC2034  # set for the caller
+  __lxops_random=$name
 }
 "#;
 

@@ -20,11 +20,18 @@ pub fn is_hidden(c: char) -> bool {
     c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Bash's reserved words: plain, but quoted anyway, so that no value reads
+/// as syntax to a reviewer or a linter (`lxops_unit='done'`).
+const RESERVED: &[&str] = &[
+    "case", "coproc", "do", "done", "elif", "else", "esac", "fi", "for", "function", "if", "in", "select",
+    "then", "time", "until", "while",
+];
+
 /// Quotes `s` as one bash word. Plain words stay readable; words with
 /// control or text-reordering characters use bash's `$'…'` form with their
 /// UTF-8 bytes escaped, so a quoted word is always one line of visible text.
 pub fn quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(plain) {
+    if !s.is_empty() && s.bytes().all(plain) && !RESERVED.contains(&s) {
         return s.to_string();
     }
     if s.chars().any(is_hidden) {
@@ -114,6 +121,7 @@ mod tests {
         assert_eq!(quote("abc/d-e.f"), "abc/d-e.f");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("done"), "'done'", "reserved words are quoted");
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote("$(rm -rf /)"), "'$(rm -rf /)'");
         assert_eq!(quote("a\nb'c\\"), r"$'a\nb\'c\\'");

@@ -159,7 +159,7 @@ fn guarded_bash(sh: &mut Sh, what: &str, unit: &str, i: usize, g: &Guarded) {
             sh.open(format!("if {}; then", cond::bash(w)));
             sh.command(&format!("lxops_try {what} {i} "), &c, "");
             sh.reopen("else");
-            sh.line(format!("lxops_trace {what} {unit} {i} skipped"));
+            sh.line(format!("lxops_trace {what} {} {i} skipped", quote(unit)));
             sh.close("fi");
         }
         None => sh.command(&format!("lxops_try {what} {i} "), &c, ""),
@@ -180,7 +180,7 @@ pub fn undo_bash(sh: &mut Sh, plan: &Plan, u: usize) {
     for (w, Undo { first, last, cmds, message }) in unit.undo.iter().enumerate() {
         sh.open(format!("if [ \"$1\" -ge {first} ] && [ \"$1\" -le {last} ]; then"));
         sh.line(format!("lxops_say {}", quote(&format!("undoing the changes to {}:", text(&unit.name)))));
-        sh.line(format!("lxops_trace undo {} window {w}", unit.name));
+        sh.line(format!("lxops_trace undo {} window {w}", quote(&unit.name)));
         for (i, g) in cmds.iter().enumerate() {
             guarded_bash(sh, "undo", &unit.name, i, g);
         }

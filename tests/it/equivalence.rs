@@ -30,6 +30,8 @@ pub const STUBS: &[&str] = &[
     "sh",
     "sha256sum",
     "find",
+    "od",
+    "mktemp",
 ];
 
 /// A directory holding the stand-ins under their program names.

@@ -258,7 +258,7 @@ fn generate(g: &mut Gen) -> Case {
     let global = format!("p2: {}\n", y(&g.maybe("data", 20)));
     let mut args: Vec<String> = Vec::new();
     let mut env: Vec<(String, String)> = Vec::new();
-    let command = g.rng.usize(0..13);
+    let command = g.rng.usize(0..15);
     let state = if g.chance(50) { "RUNNING" } else { "STOPPED" };
     env.push(("STUB_INSTANCES".into(), format!("{name},{state}")));
     match command {
@@ -292,6 +292,39 @@ fn generate(g: &mut Gen) -> Case {
         }
         10 => args.extend(["export".to_string(), "-d".to_string(), g.maybe("out", 20).replace('\0', "")]),
         11 => args.extend(["import".to_string(), "-d".to_string(), "exported".to_string()]),
+        13 => {
+            args.push("extract".into());
+            if g.chance(50) {
+                env.push(("STUB_OD_B64".into(), b64(&g.answer("  1 2 3 4 5 6 7 8"))));
+            }
+            if g.chance(30) {
+                let dir = format!("/var/tmp/lxops-extract.{}", g.maybe("Ab3dEf9h", 40));
+                env.push(("STUB_MKTEMP_B64".into(), b64(dir.as_bytes())));
+            }
+        }
+        14 => {
+            args.push("publish".into());
+            if g.chance(50) {
+                args.extend(["-c".to_string(), "c.yaml".to_string()]);
+            }
+            for flag in ["--alias", "--description", "--os", "--serial", "--image-name", "--compression"] {
+                if g.chance(25) {
+                    args.extend([flag.to_string(), g.maybe("v1", 50).replace('\0', "")]);
+                }
+            }
+            if g.chance(30) {
+                args.push("--reuse".into());
+            }
+            let source = match g.rng.u32(0..3) {
+                0 => name.clone(),
+                1 => format!("{name}/{}", g.maybe("s1", 30)).replace('\0', ""),
+                _ => g.hostile().replace('\0', ""),
+            };
+            args.push(source);
+            if g.chance(30) {
+                env.push(("STUB_ALIASES_B64".into(), b64(&g.answer(&format!("{name},abc,CONTAINER,")))));
+            }
+        }
         _ => {
             args.extend(["copy-filesystems".to_string(), "-c".to_string(), "c.yaml".to_string()]);
             args.extend([
@@ -317,8 +350,8 @@ fn generate(g: &mut Gen) -> Case {
         env.push(("STUB_EXPANDED_B64".into(), b64(&g.answer("devices:\n  eth0:\n    type: nic"))));
     }
     let two = matches!(command, 0..=4 | 6..=9) && g.chance(20);
-    if command == 12 {
-        // copy-filesystems names its config and instances itself.
+    if command == 12 || command == 14 {
+        // copy-filesystems and publish name their config and instances themselves.
     } else if two {
         // Two configs: two units, named after their files.
         args.extend(["c.yaml".to_string(), "d.yaml".to_string()]);
@@ -341,6 +374,9 @@ fn generate(g: &mut Gen) -> Case {
             "config set",
             "rename",
             "delete",
+            "export",
+            "rsync",
+            "publish",
         ];
         env.push(("STUB_FAIL".into(), fail[g.rng.usize(0..fail.len())].into()));
     }

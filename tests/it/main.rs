@@ -7,6 +7,7 @@
 //!   `--execute` agree, on fixtures, generated hostile inputs, the nine
 //!   review cases and the parsers' generated inputs.
 //! - `schema`, `tidy`: the JSON contract and the architecture's invariants.
+//! - `shiftids`: the native owner shift and the plans' shell routine agree.
 //! - `real`: the real tier against a running LXD or Incus with zfs-fuse,
 //!   brought up by `ci/bench-up.sh`. These tests fail, never skip, when the
 //!   bench is down; the fast-tier command leaves them out by name.
@@ -18,4 +19,5 @@ mod real;
 mod regressions;
 mod runtimes;
 mod schema;
+mod shiftids;
 mod tidy;

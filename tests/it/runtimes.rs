@@ -87,6 +87,7 @@ while IFS=' ' read -r kind a b c d2; do
     list) v=(); if lxops_profiles v "$(d "$a")" list 2>/dev/null; then e "ok $(a1 "${v[@]}")"; else e fail; fi ;;
     macs) v=(); if lxops_hwaddrs v "$(d "$a")" macs 2>/dev/null; then e "ok $(a1 "${v[@]}")"; else e fail; fi ;;
     keys) v=(); if lxops_hwaddrs v "$(d "$a")" keys 2>/dev/null; then e "ok $(a1 "${v[@]}")"; else e fail; fi ;;
+    random) v=''; if lxops_random_name v "$(d "$a")" extract- 2>/dev/null; then e "ok $v"; else e fail; fi ;;
     listis)
       mapfile -t l < <(d "$b"); mapfile -t w < <(d "$c")
       if lxops_list_is "$(d "$a")" l "${w[@]}"; then e yes; else e no; fi ;;
@@ -146,7 +147,23 @@ fn bash_and_rust_halves_agree_on_generated_inputs() {
             }
             yes(a2 == b2)
         };
-        let (kind, args, expected): (&str, Vec<&[u8]>, Vec<u8>) = match i % 13 {
+        // od's output: numbers and blanks, now and then something else.
+        let od: Vec<u8> = (0..rng.usize(0..10))
+            .flat_map(|_| match rng.u32(0..12) {
+                0 => PIECES[rng.usize(0..PIECES.len())].to_vec(),
+                1 => b"\t".to_vec(),
+                2 => b"\n".to_vec(),
+                3 => b"0001234567890".to_vec(),
+                _ => format!(" {:>3}", rng.u32(0..256)).into_bytes(),
+            })
+            .collect();
+        let od = lxops::runtime::cmd::normalize(&od);
+        let (kind, args, expected): (&str, Vec<&[u8]>, Vec<u8>) = match i % 14 {
+            13 => (
+                "random",
+                vec![&od],
+                parsed(parse::apply_for_test(&Parse::RandomName { prefix: "extract-".into() }, &od)),
+            ),
             12 => ("listis", vec![how, &lj, &wj], listis),
             0 => ("show", vec![&a], disp::show(&a).into_bytes()),
             1 => ("qp", vec![&a, &b, &c], quote::posix_line(&[a.clone(), b.clone(), c.clone()])),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Logging stand-in for incus, lxc, zfs, rsync, sudo, chown, mkdir, rm, mv,
-# date, ssh, tar, sh, sha256sum and find in lxops's equivalence tests. Each call appends one record to
+# date, ssh, tar, sh, sha256sum, find, od and mktemp in lxops's equivalence tests. Each call appends one record to
 # $LXOPS_STUB_LOG:
 #   <argc> NUL <program> NUL <arg>... NUL <stdin as base64> NUL
 # so the exact argv (quotes, newlines and all) and input can be compared.
@@ -60,6 +60,12 @@ case "$prog" in
         else
           for i in ${STUB_INSTANCES:-}; do printf '%s\n' "$i"; done
         fi ;;
+      *" n,volatile.base_image "*)
+        answer BASE_IMAGES '' ;;
+      *" image list "*)
+        answer IMAGES '[]' ;;
+      *" image alias list "*)
+        answer ALIASES '' ;;
       *" --columns n4 "*)
         answer N4 '%s,"10.9.8.7 (eth0)"\n' "${*: -1}" ;;
       *" config show --expanded "*)
@@ -94,6 +100,10 @@ case "$prog" in
     answer DATE 'lxops-rebuild-20260101-000000\n' ;;
   find)
     answer FIND '' ;;
+  od)
+    answer OD '  10 200 3 77 25 0 255 13\n' ;;
+  mktemp)
+    answer MKTEMP '/var/tmp/lxops-extract.Ab3dEf9h\n' ;;
   ssh)
     # ssh -o BatchMode=yes -- DEST COMMAND: the command runs here, with the stand-ins.
     while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done

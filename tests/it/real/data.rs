@@ -132,7 +132,7 @@ fn snapshot_then_rollback_restores_the_data() {
 }
 
 /// Every entry of a tree: path, owner, mode, type, link target, and content checksum.
-fn tree(dir: &Path) -> String {
+pub(super) fn tree(dir: &Path) -> String {
     let listing = run(
         "sh",
         &[

@@ -18,6 +18,7 @@
 
 mod bench;
 mod data;
+mod images;
 mod lxops;
 mod origin;
 mod rebuild;
