@@ -500,11 +500,26 @@ pub enum PlanCmd {
     /// Images: which instances were made from which image.
     #[command(subcommand)]
     Image(ImageCmd),
+    /// Utilities on the server's instances: profiles, wait, devices, MAC and IP addresses, numbers.
+    #[command(subcommand)]
+    Instance(InstanceCmd),
+    /// Show where instances have drifted from their configs (a query).
+    ///
+    /// Compares, for each config: the instance exists and runs, the image it
+    /// was created from, its profiles and their order, the instance profile's
+    /// devices, the config keys lxc-options set, the filesystems and device
+    /// directories with their owner, and the recorded MAC addresses. Each
+    /// difference names the config key and the lxops command that fixes it.
+    /// Exit status: 0 in sync, 3 drifted, 4 could not check (1: failure, 2:
+    /// config error, as everywhere).
+    ///
+    /// Example: lxops diff containers/*.yaml
+    Diff(QueryArgs),
     /// Create an instance's filesystems and device directories only.
     ///
     /// Example: lxops create-devices --execute web1.yaml
     CreateDevices(PlanArgs),
-    /// Create an instance's profile with its disk devices only.
+    /// Create an instance's profile, or bring an existing one's disk devices in line with the config.
     ///
     /// Example: lxops create-profile --execute web1.yaml
     CreateProfile(PlanArgs),
@@ -597,6 +612,170 @@ pub enum ProfileCmd {
     ///
     /// Example: lxops profile reorder --execute web1.yaml
     Reorder(PlanArgs),
+    /// Print the profile's name if it exists (a query; exit 0 either way).
+    ///
+    /// Example: lxops profile exists web1.lxops
+    Exists(ProfileExistsArgs),
+    /// Write profiles as YAML files DIR/NAME, as `profile show` prints them.
+    ///
+    /// Example: lxops profile export --execute -d profiles/ --all
+    Export(ProfileExportArgs),
+    /// Create or update profiles from YAML files (the profile is the file's base name).
+    ///
+    /// Example: lxops profile import --execute profiles/web.yaml
+    Import(ProfileImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileExistsArgs {
+    /// The profile's name.
+    #[arg(value_name = "PROFILE")]
+    pub profile: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileExportArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The directory to write to.
+    #[arg(short = 'd', long = "dir", value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Every profile of the project (read when the plan runs).
+    #[arg(long, conflicts_with = "profiles")]
+    pub all: bool,
+    /// The profiles to export.
+    #[arg(value_name = "PROFILE", required_unless_present = "all")]
+    pub profiles: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileImportArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// YAML files (config, description, devices; other keys are ignored).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `instance …`: utilities on the server's instances (the project is
+/// `--project`, else the default one).
+#[derive(Debug, Subcommand)]
+pub enum InstanceCmd {
+    /// Print an instance's profiles, one per line (a query).
+    ///
+    /// Example: lxops instance profiles web1
+    Profiles(InstanceArg),
+    /// Wait until instances have an IPv4 address (a plan).
+    ///
+    /// Example: lxops instance wait --execute web1 web2
+    Wait(InstanceWaitArgs),
+    /// Print an instance's disk devices, its profiles' included (a query).
+    ///
+    /// Example: lxops instance devices web1
+    Devices(InstanceTableArgs),
+    /// Print each instance's eth0 MAC address (a query).
+    ///
+    /// Example: lxops instance hwaddr
+    Hwaddr(ImageQueryArgs),
+    /// Print an instance as the server describes it, as YAML (a query).
+    ///
+    /// Example: lxops instance info web1
+    Info(InstanceArg),
+    /// Print the global addresses of every instance in every project (a query).
+    ///
+    /// Example: lxops instance addresses --family inet6 --headers
+    Addresses(AddressesArgs),
+    /// Give instances lasting numbers (ssh ports, say) in a NAME,NUMBER CSV file.
+    ///
+    /// Numbers already in the file stay; new names get the lowest free number
+    /// from --first (default: the file's lowest) up to --last. With --clean,
+    /// names not selected lose theirs. Only the file changes.
+    ///
+    /// Example: lxops instance number -f ports.csv --first 2201 --from-project web -r
+    Number(NumberArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstanceArg {
+    #[arg(value_name = "INSTANCE")]
+    pub instance: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InstanceTableArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[arg(value_name = "INSTANCE")]
+    pub instance: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InstanceWaitArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Seconds to wait for each instance.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub wait_network: u32,
+    #[arg(value_name = "INSTANCE", required = true)]
+    pub instances: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AddressFormat {
+    /// ADDRESS,NAME lines.
+    #[default]
+    Csv,
+    /// NAME: ADDRESS lines.
+    Yaml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Family {
+    /// IPv4.
+    #[default]
+    Inet,
+    /// IPv6.
+    Inet6,
+}
+
+#[derive(Debug, Args)]
+pub struct AddressesArgs {
+    /// Write to this file instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[arg(long = "address-format", value_enum, default_value_t = AddressFormat::Csv)]
+    pub format: AddressFormat,
+    /// Start the CSV with a header line.
+    #[arg(long)]
+    pub headers: bool,
+    #[arg(long, value_enum, default_value_t = Family::Inet)]
+    pub family: Family,
+}
+
+#[derive(Debug, Args)]
+pub struct NumberArgs {
+    /// The NAME,NUMBER CSV file (created when missing).
+    #[arg(short = 'f', long = "file", value_name = "FILE", required = true)]
+    pub file: PathBuf,
+    /// The lowest number to give [default: the lowest in the file].
+    #[arg(long, value_name = "N")]
+    pub first: Option<u32>,
+    /// The highest number to give.
+    #[arg(long, value_name = "N")]
+    pub last: Option<u32>,
+    /// Also number the instances of this project.
+    #[arg(long = "from-project", value_name = "PROJECT")]
+    pub from_project: Option<String>,
+    /// With --from-project: only its running instances.
+    #[arg(short = 'r', long, requires = "from_project")]
+    pub running: bool,
+    /// Drop the numbers of names not selected.
+    #[arg(long)]
+    pub clean: bool,
+    /// Instance names to number.
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
 }
 
 /// A command that reads and prints: it has no plan to run or script.
@@ -616,13 +795,32 @@ impl PlanCmd {
     /// Whether the command reads the server and prints a result (a query)
     /// instead of compiling a plan: it has no script and no `--execute`.
     pub fn is_query(&self) -> bool {
-        matches!(self, PlanCmd::Profile(ProfileCmd::List(_) | ProfileCmd::Diff(_)) | PlanCmd::Image(_))
+        matches!(
+            self,
+            PlanCmd::Profile(ProfileCmd::List(_) | ProfileCmd::Diff(_) | ProfileCmd::Exists(_))
+                | PlanCmd::Image(_)
+                | PlanCmd::Diff(_)
+                | PlanCmd::Instance(
+                    InstanceCmd::Profiles(_)
+                        | InstanceCmd::Devices(_)
+                        | InstanceCmd::Hwaddr(_)
+                        | InstanceCmd::Info(_)
+                        | InstanceCmd::Addresses(_)
+                        | InstanceCmd::Number(_)
+                )
+        )
     }
 
     pub fn run_args(&self) -> &RunArgs {
         match self {
             PlanCmd::Profile(ProfileCmd::Apply(a) | ProfileCmd::Reorder(a)) => &a.run,
-            PlanCmd::Profile(ProfileCmd::List(_) | ProfileCmd::Diff(_)) | PlanCmd::Image(_) => &NO_RUN,
+            PlanCmd::Profile(ProfileCmd::Export(a)) => &a.run,
+            PlanCmd::Profile(ProfileCmd::Import(a)) => &a.run,
+            PlanCmd::Instance(InstanceCmd::Wait(a)) => &a.run,
+            PlanCmd::Profile(ProfileCmd::List(_) | ProfileCmd::Diff(_) | ProfileCmd::Exists(_))
+            | PlanCmd::Image(_)
+            | PlanCmd::Diff(_)
+            | PlanCmd::Instance(_) => &NO_RUN,
             PlanCmd::Extract(a) => &a.run,
             PlanCmd::Publish(a) => &a.run,
             PlanCmd::Snapshot(a) => &a.run,
@@ -644,7 +842,9 @@ impl PlanCmd {
             PlanCmd::Launch(a) | PlanCmd::Configure(a) => &a.configs.configs,
             PlanCmd::Rebuild(a) => &a.configs.configs,
             PlanCmd::Rename(a) => std::slice::from_ref(&a.config),
-            PlanCmd::Cloudconfig(_) | PlanCmd::Image(_) => &[],
+            PlanCmd::Cloudconfig(_) | PlanCmd::Image(_) | PlanCmd::Instance(_) => &[],
+            PlanCmd::Profile(ProfileCmd::Exists(_) | ProfileCmd::Export(_) | ProfileCmd::Import(_)) => &[],
+            PlanCmd::Diff(q) => &q.configs.configs,
             PlanCmd::Extract(a) => &a.configs.configs,
             PlanCmd::Publish(a) => a.config.as_slice(),
             PlanCmd::Delete(a) | PlanCmd::Destroy(a) => &a.configs.configs,
@@ -666,6 +866,17 @@ impl PlanCmd {
             PlanCmd::Profile(ProfileCmd::Apply(_)) => "profile apply",
             PlanCmd::Profile(ProfileCmd::Reorder(_)) => "profile reorder",
             PlanCmd::Image(ImageCmd::Instances(_)) => "image instances",
+            PlanCmd::Profile(ProfileCmd::Exists(_)) => "profile exists",
+            PlanCmd::Profile(ProfileCmd::Export(_)) => "profile export",
+            PlanCmd::Profile(ProfileCmd::Import(_)) => "profile import",
+            PlanCmd::Instance(InstanceCmd::Profiles(_)) => "instance profiles",
+            PlanCmd::Instance(InstanceCmd::Wait(_)) => "instance wait",
+            PlanCmd::Instance(InstanceCmd::Devices(_)) => "instance devices",
+            PlanCmd::Instance(InstanceCmd::Hwaddr(_)) => "instance hwaddr",
+            PlanCmd::Instance(InstanceCmd::Info(_)) => "instance info",
+            PlanCmd::Instance(InstanceCmd::Addresses(_)) => "instance addresses",
+            PlanCmd::Instance(InstanceCmd::Number(_)) => "instance number",
+            PlanCmd::Diff(_) => "diff",
             PlanCmd::Extract(_) => "extract",
             PlanCmd::Publish(_) => "publish",
             PlanCmd::Snapshot(_) => "snapshot",

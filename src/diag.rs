@@ -13,6 +13,23 @@ use std::path::{Path, PathBuf};
 pub const EXIT_CONFIG: u8 = 2;
 /// Exit status when a step failed at run time.
 pub const EXIT_RUNTIME: u8 = 1;
+/// `lxops diff`: instances drifted from their configs.
+pub const EXIT_DRIFTED: u8 = 3;
+/// `lxops diff`: something could not be checked (and nothing drifted).
+pub const EXIT_UNCHECKED: u8 = 4;
+
+/// A command that finished and printed its result, with an exit status
+/// other than 0 that says what the result is (`lxops diff`).
+#[derive(Debug)]
+pub struct Outcome(pub u8);
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Outcome {}
 
 /// One located message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,6 +10,7 @@ pub mod cloudconfig;
 pub mod cmd;
 pub mod config;
 pub mod diag;
+pub mod drift;
 pub mod guest;
 pub mod load;
 pub mod paths;

@@ -1,7 +1,8 @@
 //! The `lxops` binary: parse arguments, run, map errors to exit statuses.
 //!
 //! Configuration and usage errors exit 2 with nothing on stdout; run-time
-//! failures exit 1; a closed stdout (`| head`) is not an error.
+//! failures exit 1; a closed stdout (`| head`) is not an error. `diff`
+//! prints its result and exits 3 (drifted) or 4 (could not check).
 
 use clap::Parser;
 use lxops::diag::{ConfigError, EXIT_CONFIG, EXIT_RUNTIME};
@@ -33,6 +34,12 @@ fn main() -> ExitCode {
             }
         }
         Err(e) => {
+            // A result with its own exit status: the output stands.
+            if let Some(o) = e.downcast_ref::<lxops::diag::Outcome>() {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(&buf).and_then(|_| stdout.flush());
+                return ExitCode::from(o.0);
+            }
             if let Some(ce) = e.downcast_ref::<ConfigError>() {
                 eprintln!("{ce}");
                 return ExitCode::from(EXIT_CONFIG);

@@ -5,8 +5,11 @@
 //! external programs.
 
 pub mod config;
+pub mod diff;
 pub mod image;
 pub mod info;
+pub mod instance;
+pub mod number;
 pub mod plan;
 pub mod profile;
 pub mod property;

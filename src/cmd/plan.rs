@@ -38,6 +38,8 @@ pub fn run(g: &GlobalArgs, c: PlanCmd, script: bool, out: &mut dyn Write) -> any
         }
         return match c {
             PlanCmd::Image(i) => super::image::run(g, &i, out),
+            PlanCmd::Instance(i) => super::instance::run(g, &i, out),
+            PlanCmd::Diff(q) => super::diff::run(g, &q, out),
             _ => super::profile::run(g, &c, out),
         };
     }
@@ -138,6 +140,15 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
     if let PlanCmd::Publish(a) = c {
         return publish(g, a);
     }
+    if let PlanCmd::Profile(crate::cli::ProfileCmd::Export(a)) = c {
+        return profile_export(g, a);
+    }
+    if let PlanCmd::Profile(crate::cli::ProfileCmd::Import(a)) = c {
+        return profile_import(g, a);
+    }
+    if let PlanCmd::Instance(crate::cli::InstanceCmd::Wait(a)) = c {
+        return instance_wait(g, a);
+    }
     let files = crate::config_paths(g, c.configs())?;
     if files.is_empty() {
         return Err(Diag::new("no CONFIG given").hint("name one or more lxops config files").into());
@@ -229,13 +240,15 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
             PlanCmd::CreateDevices(_) => lifecycle::create_devices(&mut b, &inst),
             PlanCmd::CreateProfile(_) => {
                 b.program(b.backend().cli());
-                lifecycle::create_profile(&mut b, &inst)
+                lifecycle::create_or_update_profile(&mut b, &inst)
             }
             PlanCmd::Profile(crate::cli::ProfileCmd::Apply(_)) => crate::plan::profiles::apply(&mut b, &inst),
             PlanCmd::Profile(crate::cli::ProfileCmd::Reorder(_)) => {
                 crate::plan::profiles::reorder(&mut b, &inst)
             }
-            PlanCmd::Profile(_) | PlanCmd::Image(_) => unreachable!("queries do not compile plans"),
+            PlanCmd::Profile(_) | PlanCmd::Image(_) | PlanCmd::Instance(_) | PlanCmd::Diff(_) => {
+                unreachable!("queries and the commands without configs are handled above")
+            }
             PlanCmd::Snapshot(a) => {
                 let o = crate::plan::data::SnapshotOptions {
                     name: a.snapshot.as_deref(),
@@ -466,5 +479,119 @@ fn publish(g: &GlobalArgs, a: &crate::cli::PublishArgs) -> Result<crate::plan::m
     }
     let o = PublishOptions { project, instance, snapshot, alias, reuse: a.reuse, options, properties };
     images::publish(&mut b, &o);
+    Ok(b.finish())
+}
+
+/// The project of commands that take no config: `--project`, else `default`.
+fn project_of(g: &GlobalArgs) -> String {
+    g.project.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "default".into())
+}
+
+fn plain_settings(g: &GlobalArgs) -> Settings {
+    Settings { backend: super::backend(g), wait_network: None, force: false }
+}
+
+/// `lxops profile export`.
+fn profile_export(
+    g: &GlobalArgs,
+    a: &crate::cli::ProfileExportArgs,
+) -> Result<crate::plan::model::Plan, ConfigError> {
+    let mut errs = Vec::new();
+    for n in &a.profiles {
+        if let Some(p) = resolve::api_name_problem(n) {
+            errs.push(Diag::new(format!("invalid profile name {n:?}: {p}")).at_key("PROFILE"));
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ConfigError(errs));
+    }
+    let dir = crate::paths::absolute(&a.dir).display().to_string();
+    let mut b = Builder::new("profile export", plain_settings(g));
+    crate::plan::profiles::export(&mut b, &project_of(g), &dir, &a.profiles);
+    Ok(b.finish())
+}
+
+/// `lxops profile import`: every file is read and checked now; the plan
+/// carries its content.
+fn profile_import(
+    g: &GlobalArgs,
+    a: &crate::cli::ProfileImportArgs,
+) -> Result<crate::plan::model::Plan, ConfigError> {
+    let mut errs = Vec::new();
+    let mut files = Vec::new();
+    for f in &a.files {
+        let base = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name =
+            base.strip_suffix(".yaml").or_else(|| base.strip_suffix(".yml")).unwrap_or(&base).to_string();
+        if let Some(p) = resolve::api_name_problem(&name) {
+            errs.push(
+                Diag::new(format!("invalid profile name {name:?} (the file's base name): {p}"))
+                    .in_file(f)
+                    .hint("name the file after the profile (NAME, NAME.yaml or NAME.yml)"),
+            );
+            continue;
+        }
+        let text = match std::fs::read(f).map(String::from_utf8) {
+            Ok(Ok(t)) => t,
+            Ok(Err(_)) => {
+                errs.push(Diag::new("not UTF-8 text").in_file(f));
+                continue;
+            }
+            Err(e) => {
+                errs.push(Diag::new(format!("cannot read it: {e}")).in_file(f));
+                continue;
+            }
+        };
+        if text.contains('\0') {
+            errs.push(Diag::new("it contains a NUL byte").in_file(f));
+            continue;
+        }
+        if let Some(p) = crate::plan::profiles::profile_file_problem(&text) {
+            errs.push(
+                Diag::new(format!("not a profile: {p}"))
+                    .in_file(f)
+                    .hint("write it as `profile show` prints one (lxops profile export does)"),
+            );
+            continue;
+        }
+        if files.iter().any(|(n, _, _): &(String, String, String)| *n == name) {
+            errs.push(Diag::new(format!("profile {name} is named twice")).in_file(f));
+            continue;
+        }
+        files.push((name, f.display().to_string(), text));
+    }
+    if !errs.is_empty() {
+        return Err(ConfigError(errs));
+    }
+    let mut b = Builder::new("profile import", plain_settings(g));
+    for f in &a.files {
+        b.input(f);
+    }
+    crate::plan::profiles::import(&mut b, &project_of(g), &files);
+    Ok(b.finish())
+}
+
+/// `lxops instance wait`: a network wait per instance, each in its unit.
+fn instance_wait(
+    g: &GlobalArgs,
+    a: &crate::cli::InstanceWaitArgs,
+) -> Result<crate::plan::model::Plan, ConfigError> {
+    let mut errs = Vec::new();
+    for n in &a.instances {
+        if let Some(p) = resolve::instance_name_problem(n) {
+            errs.push(Diag::new(format!("invalid instance name {n:?}: {p}")).at_key("INSTANCE"));
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ConfigError(errs));
+    }
+    let project = project_of(g);
+    let mut b = Builder::new("instance wait", plain_settings(g));
+    b.program(b.backend().cli());
+    for n in &a.instances {
+        b.group(n);
+        lifecycle::require_running(&mut b, n, &project);
+        lifecycle::wait_network_of(&mut b, n, &project, a.wait_network);
+    }
     Ok(b.finish())
 }

@@ -1,4 +1,4 @@
-//! `profile list` and `profile diff`: queries. `list` needs no server;
+//! `profile list`, `profile diff` and `profile exists`: queries. `list` needs no server;
 //! `diff` reads each instance's profiles through the model's query path
 //! (facts run by `runtime::execute::read_facts`, the executor's own code)
 //! and compares them in Rust. A query has no script and no `--execute`.
@@ -16,7 +16,8 @@ pub fn run(g: &GlobalArgs, c: &PlanCmd, out: &mut dyn Write) -> anyhow::Result<(
     let (q, diff) = match p {
         ProfileCmd::List(q) => (q, false),
         ProfileCmd::Diff(q) => (q, true),
-        _ => unreachable!("apply and reorder are plans"),
+        ProfileCmd::Exists(a) => return exists(g, &a.profile, out),
+        _ => unreachable!("apply, reorder, export and import are plans"),
     };
     let files = crate::config_paths(g, &q.configs.configs)?;
     let props = super::properties(g)?;
@@ -86,6 +87,27 @@ pub fn run(g: &GlobalArgs, c: &PlanCmd, out: &mut dyn Write) -> anyhow::Result<(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `profile exists NAME`: the name, if the project has the profile.
+fn exists(g: &GlobalArgs, name: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    if let Some(p) = crate::resolve::api_name_problem(name) {
+        return Err(ConfigError::one(
+            crate::diag::Diag::new(format!("invalid profile name {name:?}: {p}")).at_key("PROFILE"),
+        )
+        .into());
+    }
+    let project = g.project.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "default".into());
+    let settings = Settings { backend: super::backend(g), wait_network: None, force: false };
+    let mut b = Builder::new("profile exists", settings);
+    b.program(b.backend().cli());
+    let v = b.profiles(&project);
+    let facts = crate::runtime::execute::read_facts(&b.finish())?;
+    if crate::runtime::cond::row(facts.get(&v).map(Vec::as_slice).unwrap_or_default(), name.as_bytes(), None)
+    {
+        writeln!(out, "{name}")?;
     }
     Ok(())
 }

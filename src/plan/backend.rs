@@ -152,7 +152,7 @@ impl Backend {
     }
 
     /// Publishes `source` (`INSTANCE/SNAPSHOT`) as an image with `alias`;
-    /// `options` are flags (`--compression`, `--format`, `--reuse`) and
+    /// `options` are flags (`--compression`, `--format`) and
     /// `properties` the image's `key=value` properties, one word each.
     pub fn publish(
         self,
@@ -168,11 +168,6 @@ impl Backend {
             .push(alias)
             .extend(options.iter().map(String::as_str))
             .extend(properties.iter().map(String::as_str))
-    }
-
-    /// Whether `publish` takes `--reuse` (LXD 5.0's does not).
-    pub fn publish_reuses(self) -> bool {
-        self == Backend::Incus
     }
 
     pub fn image_alias_rename(self, project: &str, old: &str, new: &str) -> Cmd {
@@ -196,7 +191,23 @@ impl Backend {
     /// Each instance's name and the fingerprint of the image it was created
     /// from, as `name,fingerprint` lines.
     pub fn base_image_list(self, project: &str) -> Cmd {
-        self.cmd(project, &["list", "--format", "csv", "--columns", "n,volatile.base_image"])
+        self.key_list(project, "volatile.base_image")
+    }
+
+    /// Each instance's name and its config `key`, as `name,value` lines.
+    pub fn key_list(self, project: &str, key: &str) -> Cmd {
+        self.cmd(project, &["list", "--format", "csv", "--columns", &format!("n,{key}")])
+    }
+
+    /// Every instance of every project, with its state, as JSON.
+    pub fn list_all_json(self) -> Cmd {
+        self.cmd("default", &["list", "--all-projects", "--format", "json"])
+    }
+
+    /// The instance as the API describes it, as JSON (the project goes in
+    /// the query string: `query` takes the path as it is).
+    pub fn instance_api(self, project: &str, name: &str) -> Cmd {
+        self.cmd("default", &["query", &format!("/1.0/instances/{name}?project={project}")])
     }
 
     /// Deletes an instance even if it runs.
@@ -279,6 +290,11 @@ impl Backend {
     /// Replaces a profile's content with `yaml` (stdin).
     pub fn profile_edit(self, project: &str, profile: &str, yaml: String) -> Cmd {
         self.cmd(project, &["profile", "edit", profile]).stdin(yaml)
+    }
+
+    /// A profile's YAML (config, description, devices, and what the server adds).
+    pub fn profile_show(self, project: &str, profile: impl Into<Word>) -> Cmd {
+        self.cmd(project, &["profile", "show"]).push(profile)
     }
 
     pub fn profile_delete(self, project: &str, profile: impl Into<Word>) -> Cmd {

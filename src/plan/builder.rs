@@ -36,6 +36,16 @@ enum FactKind {
     BaseImages,
     /// The images, as JSON.
     Images,
+    /// One config key of every instance.
+    Key(String),
+    /// Every instance of every project, as JSON.
+    AllInstances,
+    /// One instance's expanded `config show`.
+    Expanded(String),
+    /// One instance as the API describes it.
+    Api(String),
+    /// One profile's `profile show`.
+    Profile(String),
 }
 
 /// An open undo window: the steps added until it is closed are covered.
@@ -103,6 +113,16 @@ impl Builder {
         self.lock(name);
     }
 
+    /// Starts a unit that acts on no instance (profiles, say): nothing to lock.
+    pub fn group(&mut self, name: &str) {
+        self.plan.units.push(Unit {
+            name: name.to_string(),
+            steps: Vec::new(),
+            undo: Vec::new(),
+            cleanup: Vec::new(),
+        });
+    }
+
     /// Starts the unit of a resolved instance and records its input files.
     pub fn instance(&mut self, inst: &Instance, loader: &crate::load::Loader) {
         self.unit(&inst.name);
@@ -158,6 +178,11 @@ impl Builder {
             FactKind::Aliases => self.var(&["aliases", project]),
             FactKind::BaseImages => self.var(&["base", "images", project]),
             FactKind::Images => self.var(&["images", project]),
+            FactKind::Key(k) => self.var(&["key", project, k]),
+            FactKind::AllInstances => self.var(&["all", "instances"]),
+            FactKind::Expanded(n) => self.var(&["expanded", project, n]),
+            FactKind::Api(n) => self.var(&["api", project, n]),
+            FactKind::Profile(n) => self.var(&["profile", project, n]),
         };
         self.facts.insert((kind, project.to_string()), var.clone());
         self.plan.facts.push(Fact { var: var.clone(), cmd });
@@ -192,6 +217,36 @@ impl Builder {
     pub fn images(&mut self, project: &str) -> String {
         let cmd = self.backend().image_list_json(project);
         self.fact(FactKind::Images, project, cmd)
+    }
+
+    /// The fact holding `name,value` of a config key of every instance.
+    pub fn key_values(&mut self, project: &str, key: &str) -> String {
+        let cmd = self.backend().key_list(project, key);
+        self.fact(FactKind::Key(key.to_string()), project, cmd)
+    }
+
+    /// The fact holding every instance of every project, as JSON.
+    pub fn all_instances(&mut self) -> String {
+        let cmd = self.backend().list_all_json();
+        self.fact(FactKind::AllInstances, "", cmd)
+    }
+
+    /// The fact holding an instance's expanded `config show`.
+    pub fn expanded_config(&mut self, project: &str, name: &str) -> String {
+        let cmd = self.backend().show_expanded(project, name);
+        self.fact(FactKind::Expanded(name.to_string()), project, cmd)
+    }
+
+    /// The fact holding an instance as the API describes it (JSON).
+    pub fn instance_api(&mut self, project: &str, name: &str) -> String {
+        let cmd = self.backend().instance_api(project, name);
+        self.fact(FactKind::Api(name.to_string()), project, cmd)
+    }
+
+    /// The fact holding a profile's `profile show`.
+    pub fn profile_show(&mut self, project: &str, name: &str) -> String {
+        let cmd = self.backend().profile_show(project, name);
+        self.fact(FactKind::Profile(name.to_string()), project, cmd)
     }
 
     /// The fact holding the UTC time in `format` when the plan runs (a

@@ -154,6 +154,12 @@ pub fn mkdir_p(dir: &str) -> Cmd {
     Cmd::new(["mkdir", "-p", dir]).root()
 }
 
+/// `mkdir -p DIR` as the user who runs the plan (for files the plan writes
+/// through a redirection, which runs as that user too).
+pub fn mkdir_p_mine(dir: &str) -> Cmd {
+    Cmd::new(["mkdir", "-p", dir])
+}
+
 /// `chown OWNER PATH` (owner `uid:gid`).
 pub fn chown(owner: &str, path: &str) -> Cmd {
     Cmd::new(["chown", owner, path]).root()

@@ -272,18 +272,17 @@ pub fn publish(b: &mut Builder, o: &PublishOptions) {
     };
     let source = Word::lit(format!("{name}/")).then(snap.clone());
     let props: Vec<String> = o.properties.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut options = o.options.clone();
+    let options = o.options.clone();
     let title = format!("publish {name}/{} as image {}", crate::render::display_word(&snap), o.alias);
-    if !o.reuse || be.publish_reuses() {
-        if o.reuse {
-            options.push("--reuse".into());
-        }
+    if !o.reuse {
         let cmd = be.publish(p, source, &o.alias, &options, &props);
         b.step(Step::new("publish", Kind::Server, title, Action::Run(vec![cmd])));
         return;
     }
-    // LXD 5.0's publish has no --reuse: the alias moves aside while the new
-    // image is made, comes back if that fails, and is dropped after.
+    // --reuse, the same way on both backends (LXD 5.0's publish has no
+    // --reuse; Incus's deletes the old image): the alias moves aside while
+    // the new image is made, comes back if that fails, and is dropped after;
+    // the old image stays.
     let aside = format!("{}-lxops-replaced", o.alias);
     let aliases = b.image_aliases(p);
     b.check(
@@ -298,7 +297,7 @@ pub fn publish(b: &mut Builder, o: &PublishOptions) {
         Step::new(
             "alias-aside",
             Kind::Server,
-            format!("move the alias {} aside as {aside} (LXD's publish cannot take it over)", o.alias),
+            format!("move the alias {} aside as {aside}", o.alias),
             Action::Run(vec![be.image_alias_rename(p, &o.alias, &aside)]),
         )
         .skip_if(Cond::negate(taken), format!("no image has the alias {}", o.alias))

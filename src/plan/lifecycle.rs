@@ -66,6 +66,35 @@ pub fn create_profile(b: &mut Builder, inst: &Instance) {
     );
 }
 
+/// create-profile: the instance profile created when missing, then given
+/// exactly the config's devices (so it also repairs a profile that drifted).
+pub fn create_or_update_profile(b: &mut Builder, inst: &Instance) {
+    let be = b.backend();
+    b.program(be.cli());
+    let profiles = b.profiles(&inst.project);
+    let at = origin(inst.merged.origins.field("profile-pattern", &inst.config_file), "devices");
+    b.step(
+        Step::new(
+            "profile",
+            Kind::Server,
+            format!("create profile {}", inst.profile),
+            Action::Run(vec![be.profile_create(&inst.project, &inst.profile)]),
+        )
+        .origin(at.clone())
+        .skip_if(Cond::has_key(&profiles, &inst.profile), format!("profile {} exists", inst.profile)),
+    );
+    let n = inst.devices.len();
+    b.step(
+        Step::new(
+            "devices",
+            Kind::Server,
+            format!("give profile {} the config's {n} device{}", inst.profile, if n == 1 { "" } else { "s" }),
+            Action::Run(vec![be.profile_edit(&inst.project, &inst.profile, profile_yaml(inst))]),
+        )
+        .origin(at),
+    );
+}
+
 /// launch: devices, profile, instance (from the image or copied from `origin`), start, wait, configure.
 pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     let be = b.backend();
@@ -254,8 +283,12 @@ pub fn start_and_wait(b: &mut Builder, inst: &Instance, downtime: Option<Timer>)
 }
 
 pub fn wait_network(b: &mut Builder, inst: &Instance, seconds: u32) {
+    wait_network_of(b, &inst.name, &inst.project, seconds);
+}
+
+/// Waits up to `seconds` for an IPv4 address of the instance `name`.
+pub fn wait_network_of(b: &mut Builder, name: &str, project: &str, seconds: u32) {
     let be = b.backend();
-    let name = &inst.name;
     let shown = b.var(&["expanded", name]);
     let address = b.var(&["address", name]);
     b.step(Step::new(
@@ -263,10 +296,10 @@ pub fn wait_network(b: &mut Builder, inst: &Instance, seconds: u32) {
         Kind::Server,
         format!("wait for an IPv4 address of {name}"),
         Action::WaitNetwork {
-            show: be.show_expanded(&inst.project, name),
+            show: be.show_expanded(project, name),
             shown,
-            list: be.ipv4_list(&inst.project, name),
-            instance: name.clone(),
+            list: be.ipv4_list(project, name),
+            instance: name.to_string(),
             seconds,
             address,
         },

@@ -360,6 +360,9 @@ pub enum Parse {
     /// value `other` of `dst`): `-i SRC@BASE` for the newest snapshot BASE of
     /// `src` listed before `sent` that `dst` has too, or nothing (a full send).
     CommonBase { other: String, src: String, dst: String, sent: Word },
+    /// From a `--format csv` listing: the first field of each line, as a
+    /// list; a name lxops could not pass on fails the parse.
+    CsvNames,
     /// From `od`'s random bytes (decimal numbers): `prefix` followed by one
     /// lower-case letter per number (a temporary instance's name).
     RandomName { prefix: String },
@@ -373,6 +376,7 @@ impl Parse {
                 | Parse::HwaddrKeys
                 | Parse::ProfileNames
                 | Parse::Lines
+                | Parse::CsvNames
                 | Parse::After { .. }
                 | Parse::CommonBase { .. }
         )

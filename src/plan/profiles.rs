@@ -1,4 +1,5 @@
-//! `profile apply|reorder` plans and the facts of the `profile diff` query.
+//! `profile apply|reorder|export|import` plans and the facts of the
+//! `profile diff` query.
 //!
 //! The expected list is the config's `profiles` followed by the instance
 //! profile, with no implicit `default` (as the original does; unlike launch).
@@ -80,6 +81,131 @@ pub fn reorder(b: &mut Builder, inst: &Instance) {
             "the profiles are in the config's order",
         ),
     );
+}
+
+/// profile export: each profile's `profile show` YAML into `DIR/NAME`; with
+/// no names, every profile the project has when the plan runs.
+pub fn export(b: &mut Builder, project: &str, dir: &str, names: &[String]) {
+    let be = b.backend();
+    b.program(be.cli());
+    b.program("mkdir");
+    b.group("profiles");
+    let profiles = b.profiles(project);
+    for n in names {
+        b.check(
+            format!("profile {n} exists"),
+            Cond::has_key(&profiles, n),
+            format!("profile {n} does not exist"),
+            format!("list the profiles with: {} profile list", be.cli()),
+        );
+    }
+    b.step(Step::new(
+        "dir",
+        Kind::Host,
+        format!("create directory {dir}"),
+        Action::Run(vec![crate::plan::host::mkdir_p_mine(dir)]),
+    ));
+    if names.is_empty() {
+        let raw = b.var(&["profile", "list"]);
+        let all = b.var(&["profile", "names"]);
+        let item = b.var(&["profile"]);
+        b.step(Step::new(
+            "names",
+            Kind::Server,
+            "list the project's profiles",
+            Action::Capture {
+                cmd: be.profile_list(project),
+                raw,
+                outputs: vec![(all.clone(), Parse::CsvNames)],
+            },
+        ));
+        let file = Word::lit(format!("{dir}/")).then(Word::var(&item));
+        b.step(Step::new(
+            "export",
+            Kind::Server,
+            format!("write each profile to {dir}/NAME"),
+            Action::ForEach {
+                list: all,
+                item: item.clone(),
+                unless_in: None,
+                cmd: be.profile_show(project, Word::var(&item)).stdout_file(file),
+                collect: None,
+                tolerant: false,
+            },
+        ));
+        return;
+    }
+    for n in names {
+        b.step(Step::new(
+            &format!("export/{n}"),
+            Kind::Server,
+            format!("write profile {n} to {dir}/{n}"),
+            Action::Run(vec![be.profile_show(project, n).stdout_file(Word::lit(format!("{dir}/{n}")))]),
+        ));
+    }
+}
+
+/// profile import: each profile created when missing, then given the
+/// file's content (`profile edit` replaces config, description and devices).
+pub fn import(b: &mut Builder, project: &str, files: &[(String, String, String)]) {
+    let be = b.backend();
+    b.program(be.cli());
+    b.group("profiles");
+    let profiles = b.profiles(project);
+    for (name, file, yaml) in files {
+        b.step(
+            Step::new(
+                &format!("create/{name}"),
+                Kind::Server,
+                format!("create profile {name}"),
+                Action::Run(vec![be.profile_create(project, name)]),
+            )
+            .origin(file.clone())
+            .skip_if(Cond::has_key(&profiles, name), format!("profile {name} exists")),
+        );
+        b.step(
+            Step::new(
+                &format!("edit/{name}"),
+                Kind::Server,
+                format!("give profile {name} the content of {file}"),
+                Action::Run(vec![be.profile_edit(project, name, yaml.clone())]),
+            )
+            .origin(file.clone()),
+        );
+    }
+}
+
+/// Why a profile file cannot be imported, if it cannot: it must be a YAML
+/// mapping whose `config` maps names to strings, `description` is a string
+/// and `devices` maps names to mappings of strings (other keys, like those
+/// `profile show` adds, are ignored by the server).
+pub fn profile_file_problem(text: &str) -> Option<String> {
+    let v: serde_yaml::Value = match serde_yaml::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return Some(format!("not YAML: {e}")),
+    };
+    let Some(m) = v.as_mapping() else { return Some("not a YAML mapping".into()) };
+    let scalar = |v: &serde_yaml::Value| v.is_string() || v.is_bool() || v.is_number();
+    if let Some(c) = m.get("config")
+        && !c.is_null()
+        && !c.as_mapping().is_some_and(|c| c.values().all(scalar))
+    {
+        return Some("`config` must map keys to values".into());
+    }
+    if let Some(d) = m.get("description")
+        && !(d.is_null() || d.is_string())
+    {
+        return Some("`description` must be text".into());
+    }
+    if let Some(d) = m.get("devices")
+        && !d.is_null()
+        && !d
+            .as_mapping()
+            .is_some_and(|d| d.values().all(|x| x.as_mapping().is_some_and(|x| x.values().all(scalar))))
+    {
+        return Some("`devices` must map device names to key: value mappings".into());
+    }
+    None
 }
 
 /// profile diff: the fact holding the instance's `config show`.

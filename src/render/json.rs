@@ -265,6 +265,7 @@ fn parse_name(p: &m::Parse) -> &'static str {
         m::Parse::After { .. } => "after",
         m::Parse::CommonBase { .. } => "common_base",
         m::Parse::RandomName { .. } => "random_name",
+        m::Parse::CsvNames => "csv_names",
     }
 }
 

@@ -117,6 +117,7 @@ fn step(s: &mut String, k: usize, width: usize, st: &Step) {
                     Parse::HwaddrKeys => "the NICs' MAC address keys".to_string(),
                     Parse::Lines => "the lines".to_string(),
                     Parse::After { target, prefix } => format!("the {prefix}… after {target}"),
+                    Parse::CsvNames => "the names (each line's first field)".to_string(),
                     Parse::RandomName { prefix } => format!("{prefix} and a letter for each random byte"),
                     Parse::CommonBase { src, dst, .. } => {
                         format!("-i and the newest snapshot of {src} that {dst} has too (none: a full send)")

@@ -12,7 +12,7 @@ use crate::diag::{ConfigError, Diag};
 use crate::load::{Loader, Merged};
 use crate::paths;
 use crate::properties::{Properties, substitute};
-use names::{api_name_problem, owner_problem};
+use names::owner_problem;
 use sources::{parse_origin, resolve_device_source};
 use storage::{resolve_devices, resolve_filesystems};
 
@@ -21,7 +21,7 @@ mod sources;
 mod storage;
 
 use indexmap::IndexMap;
-pub use names::instance_name_problem;
+pub use names::{api_name_problem, instance_name_problem};
 use std::path::{Path, PathBuf};
 
 /// Settings that come from the command line rather than the config.

@@ -73,12 +73,17 @@ pub struct ShCmd {
 impl ShCmd {
     /// The line that runs the command, and the here-document that follows it.
     pub fn head(&self) -> (String, Option<(&str, &str)>) {
-        let out = self.stdout.as_ref().map(|f| format!(" >{f}")).unwrap_or_default();
+        // Files are opened by `lxops_input` and `lxops_output`, which report a file
+        // that cannot be opened as the Rust half does (input first).
+        let mut words = self.words.clone();
+        if let Some(f) = &self.stdout {
+            words = format!("lxops_output {f} {words}");
+        }
         match &self.stdin {
-            ShIn::None => (format!("{}{out}", self.words), None),
-            ShIn::File(f) => (format!("{} <{f}{out}", self.words), None),
-            ShIn::Heredoc(d, body) => (format!("{} <<'{d}'{out}", self.words), Some((d, body))),
-            ShIn::Base64(d, body) => (format!("base64 -d <<'{d}' | {}{out}", self.words), Some((d, body))),
+            ShIn::None => (words, None),
+            ShIn::File(f) => (format!("lxops_input {f} {words}"), None),
+            ShIn::Heredoc(d, body) => (format!("{words} <<'{d}'"), Some((d, body))),
+            ShIn::Base64(d, body) => (format!("base64 -d <<'{d}' | {words}"), Some((d, body))),
         }
     }
 
@@ -166,6 +171,21 @@ lxops_run() {
   "$@" || rc=$?
   [ "$rc" = 0 ] || lxops_say "    command failed (exit status $rc): $(lxops_show "$(lxops_qp "$@")")"
   return "$rc"
+}
+# lxops_input FILE ARGV... / lxops_output FILE ARGV...: runs ARGV with its
+# standard input from (output to) FILE; a FILE that cannot be opened is
+# reported and fails the command, as --execute does.
+lxops_input() {
+  local f=$1
+  shift
+  if ! { : <"$f"; } 2>/dev/null; then lxops_say "    cannot read $(lxops_show "$f")"; return 1; fi
+  "$@" <"$f"
+}
+lxops_output() {
+  local f=$1
+  shift
+  if ! { : >"$f"; } 2>/dev/null; then lxops_say "    cannot write $(lxops_show "$f")"; return 1; fi
+  "$@" >"$f"
 }
 # lxops_pipe_failed STATUSES CMD...: reports a failed pipeline and fails.
 lxops_pipe_failed() {
@@ -270,8 +290,10 @@ impl Runner {
             Input::Bytes(b) => (Stdio::piped(), Some(b.clone())),
             Input::File(w) => {
                 let p = self.word(w);
-                let f = std::fs::File::open(OsStr::from_bytes(&p))
-                    .map_err(|e| RunError(format!("cannot read {}: {e}", show(&p))))?;
+                let f = std::fs::File::open(OsStr::from_bytes(&p)).map_err(|e| {
+                    self.say(&format!("    cannot read {}", show(&p)));
+                    RunError(format!("cannot read {}: {e}", show(&p)))
+                })?;
                 (Stdio::from(f), None)
             }
         })
@@ -284,8 +306,10 @@ impl Runner {
             (Out::AsPlanned, Sink::Log) => stderr_stdio(),
             (Out::AsPlanned, Sink::File(w)) => {
                 let p = self.word(w);
-                let f = std::fs::File::create(OsStr::from_bytes(&p))
-                    .map_err(|e| RunError(format!("cannot write {}: {e}", show(&p))))?;
+                let f = std::fs::File::create(OsStr::from_bytes(&p)).map_err(|e| {
+                    self.say(&format!("    cannot write {}", show(&p)));
+                    RunError(format!("cannot write {}: {e}", show(&p)))
+                })?;
                 Stdio::from(f)
             }
         })

@@ -75,6 +75,26 @@ pub fn read_facts(plan: &Plan) -> Result<std::collections::HashMap<String, Vec<u
     Ok(r.vars)
 }
 
+/// The query path for queries that report what they could not read (drift):
+/// each fact's output, or the exit status its command failed with; no
+/// failure stops the others, and failures print nothing.
+pub fn read_facts_each(
+    plan: &Plan,
+) -> Result<std::collections::HashMap<String, Result<Vec<u8>, i32>>, RunError> {
+    let r = Runner::new(!is_root());
+    prepare(&r, plan)?;
+    let mut out = std::collections::HashMap::new();
+    for f in &plan.facts {
+        let v = match r.spawn(&f.cmd, crate::runtime::cmd::Out::CaptureQuiet) {
+            Ok(done) if done.status == 0 => Ok(crate::runtime::cmd::normalize(&done.stdout)),
+            Ok(done) => Err(done.status),
+            Err(_) => Err(1),
+        };
+        out.insert(f.var.clone(), v);
+    }
+    Ok(out)
+}
+
 fn run(
     r: &mut Runner,
     plan: &Plan,

@@ -104,6 +104,20 @@ pub fn common_base(src_text: &[u8], dst_text: &[u8], src: &[u8], dst: &[u8], sen
     }
 }
 
+/// The first comma-separated field of each non-empty line, each a name
+/// lxops can pass on.
+fn csv_names(out: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut names = Vec::new();
+    for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let n = line.split(|b| *b == b',').next().unwrap_or_default();
+        if !name_ok(n) {
+            return Err(format!("the server lists a name lxops cannot pass on: {}", show(n)));
+        }
+        names.push(n.to_vec());
+    }
+    Ok(names)
+}
+
 /// `prefix` and a letter for each decimal number in `out` (`od -An -tu1`);
 /// anything but numbers separated by blanks is refused.
 pub fn random_name(out: &[u8], prefix: &[u8]) -> Result<Vec<u8>, String> {
@@ -143,6 +157,7 @@ pub fn apply(
         )),
         Parse::Text => Parsed::One(out.to_vec()),
         Parse::RandomName { prefix } => Parsed::One(random_name(out, prefix.as_bytes())?),
+        Parse::CsvNames => Parsed::Many(csv_names(out)?),
         Parse::ProfileNames => Parsed::Many(profile_names(out)?),
         Parse::Profiles { replace } => {
             let mut names = profile_names(out)?;
@@ -188,6 +203,7 @@ pub fn bash(p: &Parse, var: &str, raw: &str) -> String {
             format!("lxops_after {var} \"${raw}\" {} {}", q(target), q(prefix))
         }
         Parse::RandomName { prefix } => format!("lxops_random_name {var} \"${raw}\" {}", q(prefix)),
+        Parse::CsvNames => format!("lxops_csv_names {var} \"${raw}\""),
         Parse::CommonBase { other, src, dst, sent } => format!(
             "lxops_common_base {var} \"${raw}\" \"${other}\" {} {} {}",
             q(src),
@@ -289,6 +305,19 @@ lxops_common_base() {
     if [[ -n $name && $have == *$'\n'"$name"$'\n'* ]]; then base=$name; fi
   done <<<"$2"
   if [ -n "$base" ]; then __lxops_base=(-i "$4@$base"); fi
+}
+# lxops_csv_names VAR TEXT: the first comma-separated field of each line of
+# TEXT (a --format csv listing), each a name lxops can pass on, as an array.
+lxops_csv_names() {
+  local -n __lxops_csv=$1
+  local LC_ALL=C line n
+  __lxops_csv=()
+  while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    n=${line%%,*}
+    lxops_name_ok "$n" || { lxops_say "    the server lists a name lxops cannot pass on: $(lxops_show "$n")"; return 1; }
+    __lxops_csv+=("$n")
+  done <<<"$2"
 }
 # lxops_random_name VAR TEXT PREFIX: PREFIX and a letter for each decimal
 # number in TEXT (od's random bytes); anything else is refused.

@@ -258,7 +258,8 @@ fn generate(g: &mut Gen) -> Case {
     let global = format!("p2: {}\n", y(&g.maybe("data", 20)));
     let mut args: Vec<String> = Vec::new();
     let mut env: Vec<(String, String)> = Vec::new();
-    let command = g.rng.usize(0..15);
+    let mut extra_files: Vec<(String, String)> = Vec::new();
+    let command = g.rng.usize(0..17);
     let state = if g.chance(50) { "RUNNING" } else { "STOPPED" };
     env.push(("STUB_INSTANCES".into(), format!("{name},{state}")));
     match command {
@@ -325,6 +326,27 @@ fn generate(g: &mut Gen) -> Case {
                 env.push(("STUB_ALIASES_B64".into(), b64(&g.answer(&format!("{name},abc,CONTAINER,")))));
             }
         }
+        15 => {
+            // profile import: a hostile file name and content, carried by the plan
+            let stem = g.maybe("imp", 30).replace(['\0', '/'], "");
+            args.extend(["profile".to_string(), "import".to_string(), format!("{stem}.yaml")]);
+            extra_files.push((
+                format!("{stem}.yaml"),
+                format!("description: {}\nconfig:\n  user.x: {}\n", y(&g.hostile()), y(&g.hostile())),
+            ));
+            if g.chance(50) {
+                env.push(("STUB_PROFILES".into(), stem));
+            }
+        }
+        16 => {
+            args.extend(["profile".to_string(), "export".to_string(), "-d".to_string(), ".".to_string()]);
+            if g.chance(40) {
+                args.push("--all".into());
+                env.push(("STUB_PROFILES".into(), g.maybe("web", 40).replace('\0', "")));
+            } else {
+                args.push(g.maybe("default", 40).replace('\0', ""));
+            }
+        }
         _ => {
             args.extend(["copy-filesystems".to_string(), "-c".to_string(), "c.yaml".to_string()]);
             args.extend([
@@ -350,8 +372,8 @@ fn generate(g: &mut Gen) -> Case {
         env.push(("STUB_EXPANDED_B64".into(), b64(&g.answer("devices:\n  eth0:\n    type: nic"))));
     }
     let two = matches!(command, 0..=4 | 6..=9) && g.chance(20);
-    if command == 12 || command == 14 {
-        // copy-filesystems and publish name their config and instances themselves.
+    if matches!(command, 12 | 14 | 15 | 16) {
+        // These name their config, instances or files themselves.
     } else if two {
         // Two configs: two units, named after their files.
         args.extend(["c.yaml".to_string(), "d.yaml".to_string()]);
@@ -398,11 +420,12 @@ fn generate(g: &mut Gen) -> Case {
     if g.chance(30) {
         env.push(("STUB_ZFS".into(), format!("tank/{name} tank/data/{name}")));
     }
-    let mut files = vec![
+    let mut files: Vec<(String, String)> = extra_files;
+    files.extend([
         ("c.yaml".into(), c.clone()),
         ("cc.cfg".into(), cc),
         ("xdg/lxops/properties.yaml".into(), global),
-    ];
+    ]);
     if command == 11 {
         files.push(("exported/SHA256SUMS".into(), "x  fs1.tar.gz\n".into()));
         files.push(("exported/fs1.tar.gz".into(), "archive\n".into()));

@@ -60,6 +60,14 @@ case "$prog" in
         else
           for i in ${STUB_INSTANCES:-}; do printf '%s\n' "$i"; done
         fi ;;
+      *" n,volatile.eth0.hwaddr "*)
+        answer KEYS '' ;;
+      *" query /1.0/instances/"*)
+        answer API '{"name":"%s"}\n' "${*: -1}" ;;
+      *" list --all-projects "*)
+        answer LISTALL '[]' ;;
+      *" profile show "*)
+        answer PROFILE_SHOW 'config: {}\ndescription: ""\ndevices: {}\nname: %s\nused_by: []\n' "${*: -1}" ;;
       *" n,volatile.base_image "*)
         answer BASE_IMAGES '' ;;
       *" image list "*)

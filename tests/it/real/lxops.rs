@@ -89,13 +89,16 @@ impl<'a> Lx<'a> {
     pub(super) fn apply(&self, mode: Mode, command: &str, args: &[&str]) -> Run {
         let started = Instant::now();
         let r = match mode {
+            // `command` may be two words (`profile apply`).
             Mode::Execute => {
-                let mut a = vec![command, "--execute", "--yes"];
+                let mut a: Vec<&str> = command.split(' ').collect();
+                a.extend(["--execute", "--yes"]);
                 a.extend_from_slice(args);
                 self.lxops(&a)
             }
             Mode::Script => {
-                let mut a = vec!["script", command];
+                let mut a = vec!["script"];
+                a.extend(command.split(' '));
                 a.extend_from_slice(args);
                 let r = self.lxops(&a);
                 assert!(
@@ -108,7 +111,7 @@ impl<'a> Lx<'a> {
                 );
                 let n = self.scripts.get() + 1;
                 self.scripts.set(n);
-                let file = self.root.join("scripts").join(format!("{n:02}-{command}.sh"));
+                let file = self.root.join("scripts").join(format!("{n:02}-{}.sh", command.replace(' ', "-")));
                 std::fs::create_dir_all(file.parent().unwrap()).unwrap();
                 std::fs::write(&file, &r.stdout).unwrap();
                 // Scripts take --yes whether or not they have destructive steps.

@@ -18,6 +18,7 @@
 
 mod bench;
 mod data;
+mod drift;
 mod images;
 mod lxops;
 mod origin;
