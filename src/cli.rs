@@ -39,8 +39,9 @@ pub struct GlobalArgs {
     /// Set a property, overriding config and global properties (repeatable).
     #[arg(short = 'P', long = "property", global = true, value_name = "KEY=VALUE")]
     pub property: Vec<String>,
-    /// Global properties file [default: $XDG_CONFIG_HOME/lxops/properties.yaml].
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Global properties file [default: $XDG_CONFIG_HOME/lxops/properties.yaml];
+    /// an empty FILE ('') means properties.d only.
+    #[arg(long, global = true, value_name = "FILE", value_parser = any_path)]
     pub properties: Option<PathBuf>,
     /// Project to use, overriding the config's `project`.
     #[arg(long, global = true, value_name = "PROJECT")]
@@ -48,6 +49,11 @@ pub struct GlobalArgs {
     /// Instance name (only with one CONFIG) [default: the config file's base name].
     #[arg(short = 'n', long, global = true, value_name = "NAME")]
     pub name: Option<String>,
+}
+
+/// A path, the empty one included (clap's own parser refuses it).
+fn any_path(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
 }
 
 #[derive(Debug, Subcommand)]

@@ -45,7 +45,7 @@ pub struct Config {
     pub filesystems: IndexMap<String, Option<Filesystem>>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub devices: IndexMap<String, Option<Device>>,
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[serde(default, deserialize_with = "null_is_empty", skip_serializing_if = "IndexMap::is_empty")]
     pub properties: IndexMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub include: Vec<String>,
@@ -135,17 +135,34 @@ fn is_false(b: &bool) -> bool {
 
 /// Accepts a YAML bool or a YAML 1.1 boolean word, as the original's yaml.v2 did.
 pub fn yaml11_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum B {
-        Bool(bool),
-        Str(String),
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("true or false")
+        }
+        fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<bool, E> {
+            Ok(b)
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<bool, E> {
+            // A plain `true` arrives as a boolean; as text it was quoted, and
+            // quoted text is not a boolean (as in the original's YAML 1.1).
+            if matches!(s, "true" | "True" | "TRUE" | "false" | "False" | "FALSE") {
+                return Err(E::custom(format!(
+                    "{s:?} is quoted text, not a boolean: write {s} without quotes"
+                )));
+            }
+            parse_yaml11_bool(s).ok_or_else(|| E::custom(format!("invalid boolean {s:?}: use true or false")))
+        }
     }
-    match B::deserialize(d)? {
-        B::Bool(b) => Ok(b),
-        B::Str(s) => parse_yaml11_bool(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("invalid boolean {s:?}: use true or false"))),
-    }
+    d.deserialize_any(V)
+}
+
+/// A map of texts where a null value (`~`, `null`, nothing) is the empty
+/// text, as the original reads `properties`.
+pub fn null_is_empty<'de, D: Deserializer<'de>>(d: D) -> Result<IndexMap<String, String>, D::Error> {
+    let m: Option<IndexMap<String, Option<String>>> = Option::deserialize(d)?;
+    Ok(m.unwrap_or_default().into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect())
 }
 
 /// YAML 1.1's boolean words.

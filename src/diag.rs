@@ -141,7 +141,21 @@ pub fn yaml(path: &Path, e: &serde_yaml::Error) -> Diag {
         msg = format!("{}{}", &msg[..i], &rest[end..]).trim_end_matches(',').to_string();
     }
     let d = Diag::new(msg).in_file(path).at_line(e.location().map(|l| l.line()));
-    if d.message.contains("duplicate") { d.hint("each key may appear only once in a map") } else { d }
+    let hint = [
+        ("duplicate", "each key may appear only once in a map"),
+        ("expected struct Device", "a device is a map: path, filesystem, dir, readonly"),
+        ("expected struct Filesystem", "a filesystem is a map: pattern, zfsproperties, destroy, transient"),
+        ("expected a sequence", "write a list, e.g. [a, b] or one `- item` per line"),
+        ("expected a map", "write a map of `key: value` lines"),
+        ("expected a string", "write a text value (quote it if it starts with a special character)"),
+        ("expected true or false", "write true or false"),
+    ]
+    .into_iter()
+    .find(|(needle, _)| d.message.contains(needle));
+    match hint {
+        Some((_, h)) => d.hint(h),
+        None => d,
+    }
 }
 
 /// Prints a warning on stderr. Warnings never change the exit status.

@@ -58,7 +58,7 @@ pub fn apply(b: &mut Builder, t: &Target, os: Option<&OsType>, files: &[PathBuf]
             Err(e) => errs.extend(e.0),
         }
     }
-    let mut g = Guest { b, t, os, dirs: HashSet::new(), errs };
+    let mut g = Guest { b, t, os, dirs: HashSet::new(), errs, decoded: 0 };
     if g.errs.is_empty() {
         let probe = g.exec(&["true"]);
         g.b.step(Step::new(
@@ -81,6 +81,8 @@ struct Guest<'a, 'b> {
     /// Directories already made in this run, so each is made once.
     dirs: HashSet<String>,
     errs: Vec<Diag>,
+    /// Bytes of `write_files` content decoded so far for this instance.
+    decoded: u64,
 }
 
 impl Guest<'_, '_> {
@@ -211,6 +213,24 @@ impl Guest<'_, '_> {
                 return;
             }
         };
+        let before = self.decoded;
+        self.decoded += bytes.len() as u64;
+        if self.decoded > MAX_TOTAL_BYTES {
+            if before > MAX_TOTAL_BYTES {
+                return;
+            }
+            self.errs.push(
+                Diag::new(format!(
+                    "the write_files of {} decode to more than {} MiB",
+                    self.t.name,
+                    MAX_TOTAL_BYTES >> 20
+                ))
+                .in_file(f)
+                .at_key(key)
+                .hint("copy large files with a device or a template directory, not through cloud-config"),
+            );
+            return;
+        }
         let mode =
             w.permissions.as_deref().map(|p| u32::from_str_radix(p, 8).unwrap_or(0o644)).unwrap_or(0o644);
         let mode = format!("{mode:04o}");
@@ -238,6 +258,9 @@ impl Guest<'_, '_> {
 /// The most bytes one `write_files` entry may decode to: a larger file is
 /// not configuration, and a compressed bomb must not exhaust the host.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The most bytes all `write_files` entries of one instance may decode to.
+pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Decodes `write_files` content as cloud-init does (decision D13), at most
 /// [`MAX_FILE_BYTES`].

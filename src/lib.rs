@@ -12,6 +12,7 @@ pub mod config;
 pub mod diag;
 pub mod drift;
 pub mod guest;
+pub mod input;
 pub mod load;
 pub mod paths;
 pub mod plan;

@@ -77,8 +77,8 @@ impl Loader {
         if let Some(f) = self.cache.get(path) {
             return Ok(f.clone());
         }
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Diag::new(format!("cannot read file: {}", io_message(&e))).in_file(path).hint(
+        let text = crate::input::read_text(path).map_err(|e| {
+            Diag::new(format!("cannot read file: {e}")).in_file(path).hint(
                 "check the path; include and cloud-config paths are relative to the file that names them",
             )
         })?;
@@ -105,6 +105,7 @@ impl Loader {
             props,
             seen: HashSet::new(),
             stack: Vec::new(),
+            on_stack: HashSet::new(),
             out: Merged {
                 top: top.to_path_buf(),
                 config: Config::default(),
@@ -120,13 +121,6 @@ impl Loader {
     /// Reads `path` alone, without includes (for `config includes` and `convert`).
     pub fn read_raw(&mut self, path: &Path) -> Result<Rc<FileConfig>, ConfigError> {
         self.read(&paths::clean(path))
-    }
-}
-
-fn io_message(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".to_string(),
-        _ => e.to_string(),
     }
 }
 
@@ -146,13 +140,14 @@ pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Diag>), ConfigError
         HEADER => false,
         LEGACY_HEADER => true,
         _ => {
-            let found = if header.is_empty() {
-                match text.lines().next() {
-                    Some(l) if !l.is_empty() => format!("the first line is {l:?}"),
-                    _ => "the file does not start with a header line".to_string(),
-                }
-            } else {
+            // The first line is shown only when it looks like a mistyped
+            // header: another file's first line may be a secret.
+            let found = if header.starts_with("#lx") && header.len() <= 40 {
                 format!("the first line is {header:?}")
+            } else if text.is_empty() {
+                "the file is empty".to_string()
+            } else {
+                "the first line is not a header".to_string()
             };
             return Err(Diag::new(format!("not an lxops file: {found}, expected \"{HEADER}\""))
                 .in_file(path)
@@ -289,24 +284,28 @@ struct Merger<'a> {
     loader: &'a mut Loader,
     props: &'a Properties,
     seen: HashSet<PathBuf>,
+    /// The files being merged, outermost first (and as a set, so a deep
+    /// chain of includes is checked in constant time per file).
     stack: Vec<PathBuf>,
+    on_stack: HashSet<PathBuf>,
     out: Merged,
 }
 
 impl Merger<'_> {
     fn merge(&mut self, file: &Path) -> Result<(), ConfigError> {
-        if self.stack.iter().any(|p| p == file) {
+        if self.on_stack.contains(file) {
+            // As the original: each file is merged once; the cycle is named.
             let mut chain: Vec<String> =
                 self.stack.iter().skip_while(|p| *p != file).map(|p| p.display().to_string()).collect();
             chain.push(file.display().to_string());
             let includer = self.stack.last().cloned().unwrap_or_default();
-            return Err(Diag::new(format!("include cycle: {}", chain.join(" → ")))
-                .in_file(&includer)
-                .at_key("include")
-                .hint(
-                    "remove one of these includes; a file cannot include itself, directly or through others",
-                )
-                .into());
+            self.out.warnings.push(
+                Diag::new(format!("include cycle: {}; each file is merged once", chain.join(" → ")))
+                    .in_file(&includer)
+                    .at_key("include")
+                    .hint("remove one of these includes"),
+            );
+            return Ok(());
         }
         if !self.seen.insert(file.to_path_buf()) {
             // A diamond: the shared file was merged at its first visit.
@@ -314,12 +313,14 @@ impl Merger<'_> {
         }
         let fc = match self.loader.read(file) {
             Ok(fc) => fc,
-            // A missing include is reported at the file that names it.
+            // A missing include, or one that is not an lxops file, is
+            // reported at the file that names it.
             Err(mut e)
                 if !self.stack.is_empty()
                     && e.0[0].file.as_deref() == Some(file)
-                    && e.0[0].line.is_none() =>
+                    && (e.0[0].line.is_none() || e.0[0].message.starts_with("not an lxops file")) =>
             {
+                e.0[0].line = None;
                 let d = &mut e.0[0];
                 d.message = format!("{}: {}", file.display(), d.message);
                 d.file = self.stack.last().cloned();
@@ -336,9 +337,11 @@ impl Merger<'_> {
         }
         let includes = self.conditional(file, "include", &c.include)?;
         self.stack.push(file.to_path_buf());
+        self.on_stack.insert(file.to_path_buf());
         for inc in &includes {
             self.merge(inc)?;
         }
+        self.on_stack.remove(file);
         self.stack.pop();
         self.apply(file, c)?;
         Ok(())

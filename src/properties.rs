@@ -107,7 +107,7 @@ pub fn config_dir() -> PathBuf {
 
 /// Reads a flat `key: value` YAML map; scalars become their text.
 pub fn read_map(f: &Path) -> Result<IndexMap<String, String>, ConfigError> {
-    let text = std::fs::read_to_string(f)
+    let text = crate::input::read_text(f)
         .map_err(|e| Diag::new(format!("cannot read properties file: {e}")).in_file(f))?;
     if text.trim().is_empty() {
         return Ok(IndexMap::new());

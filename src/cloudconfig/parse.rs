@@ -409,7 +409,7 @@ fn validate(cc: &CloudConfig) -> Vec<(String, String, String)> {
 
 /// Reads and parses a cloud-config file, printing its warnings.
 pub fn read(path: &Path) -> Result<CloudConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::input::read_text(path)
         .map_err(|e| Diag::new(format!("cannot read cloud-config file: {e}")).in_file(path))?;
     let (cc, warnings) = parse(path, &text)?;
     for w in &warnings {

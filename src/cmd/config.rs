@@ -136,7 +136,7 @@ fn convert(
     }
     loader.quiet = true;
     for f in files {
-        let text = std::fs::read_to_string(f)
+        let text = crate::input::read_text(f)
             .map_err(|e| ConfigError::one(Diag::new(format!("cannot read file: {e}")).in_file(f)))?;
         if output.is_none() && first_line_comment(&text) == HEADER && !force {
             eprintln!("{}: already in the current format (use --force to rewrite)", f.display());

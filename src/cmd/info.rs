@@ -82,15 +82,36 @@ pub fn run(g: &GlobalArgs, c: InfoCmd, out: &mut dyn Write) -> anyhow::Result<()
     Ok(())
 }
 
-/// Resolves every CONFIG; stops at the first config with errors.
+/// Resolves every CONFIG, reporting the problems of all of them together;
+/// `sources` (verify) also resolves device and container sources and reads
+/// and checks every cloud-config file.
 pub fn instances(g: &GlobalArgs, configs: &[PathBuf], sources: bool) -> anyhow::Result<Vec<Instance>> {
     let files = crate::config_paths(g, configs)?;
     let props = super::properties(g)?;
     let opts = Options { name: g.name.clone(), project: g.project.clone(), sources };
     let mut loader = Loader::new();
     let mut out = Vec::new();
+    let mut errs = Vec::new();
+    let mut checked = std::collections::HashSet::new();
     for f in files {
-        out.push(resolve::instance(&mut loader, &f, &props, &opts)?);
+        match resolve::instance(&mut loader, &f, &props, &opts) {
+            Ok(i) => {
+                if sources {
+                    for cc in &i.cloud_config_files {
+                        if checked.insert(cc.clone())
+                            && let Err(e) = crate::cloudconfig::read_file(cc)
+                        {
+                            errs.extend(e.0);
+                        }
+                    }
+                }
+                out.push(i);
+            }
+            Err(e) => errs.extend(e.0),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(crate::diag::ConfigError(errs).into());
     }
     Ok(out)
 }

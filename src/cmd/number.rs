@@ -84,9 +84,9 @@ pub fn run(mut b: Builder, a: &NumberArgs, out: &mut dyn Write) -> anyhow::Resul
             .into());
         }
     }
-    let text = match std::fs::read_to_string(&a.file) {
+    let text = match crate::input::read_text(&a.file) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(crate::input::InputError::Missing) => String::new(),
         Err(e) => return Err(RunError(format!("cannot read {file}: {e}")).into()),
     };
     let numbers = parse(&text, &file).map_err(ConfigError::one)?;

@@ -96,7 +96,13 @@ pub fn run(g: &GlobalArgs, c: PlanCmd, script: bool, out: &mut dyn Write) -> any
             }
             words.join(" ")
         };
-        runtime::execute::execute(&plan, from, &resume)?;
+        if let Err(e) = runtime::execute::execute(&plan, from, &resume) {
+            // Interrupted: exit as the script does, 128 + the signal's number.
+            if let Some(n) = runtime::signals::interrupted() {
+                return Err(crate::diag::Outcome((128 + n) as u8).into());
+            }
+            return Err(e.into());
+        }
         return Ok(());
     }
     match run.format {
@@ -531,12 +537,8 @@ fn profile_import(
             );
             continue;
         }
-        let text = match std::fs::read(f).map(String::from_utf8) {
-            Ok(Ok(t)) => t,
-            Ok(Err(_)) => {
-                errs.push(Diag::new("not UTF-8 text").in_file(f));
-                continue;
-            }
+        let text = match crate::input::read_text(f) {
+            Ok(t) => t,
             Err(e) => {
                 errs.push(Diag::new(format!("cannot read it: {e}")).in_file(f));
                 continue;

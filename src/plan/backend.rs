@@ -297,6 +297,11 @@ impl Backend {
         self.cmd(project, &["profile", "show"]).push(profile)
     }
 
+    /// Gives a profile back a content read earlier (a run-time value).
+    pub fn profile_restore(self, project: &str, profile: &str, yaml: Word) -> Cmd {
+        self.cmd(project, &["profile", "edit", profile]).stdin_value(yaml)
+    }
+
     pub fn profile_delete(self, project: &str, profile: impl Into<Word>) -> Cmd {
         self.cmd(project, &["profile", "delete"]).push(profile)
     }

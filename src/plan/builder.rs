@@ -60,6 +60,8 @@ pub struct Builder {
     pub settings: Settings,
     vars: BTreeSet<String>,
     facts: HashMap<(FactKind, String), String>,
+    /// The input files recorded so far.
+    input_set: std::collections::HashSet<String>,
     /// Cloud-config files parsed so far: each is read once per invocation.
     cloud: HashMap<std::path::PathBuf, std::rc::Rc<crate::cloudconfig::CloudConfig>>,
 }
@@ -81,6 +83,7 @@ impl Builder {
             settings,
             vars: BTreeSet::new(),
             facts: HashMap::new(),
+            input_set: Default::default(),
             cloud: HashMap::new(),
         }
     }
@@ -129,12 +132,12 @@ impl Builder {
         let mut files: Vec<String> = inst.merged.files.iter().map(|f| f.display().to_string()).collect();
         files.extend(inst.cloud_config_files.iter().map(|f| f.display().to_string()));
         for f in files {
-            if self.plan.inputs.iter().any(|(p, _)| *p == f) {
+            if !self.input_set.insert(f.clone()) {
                 continue;
             }
             let bytes = match loader.text_of(std::path::Path::new(&f)) {
                 Some(t) => t.as_bytes().to_vec(),
-                None => std::fs::read(&f).unwrap_or_default(),
+                None => crate::input::read_bytes(std::path::Path::new(&f)).unwrap_or_default(),
             };
             self.plan.inputs.push((f, hex(&Sha256::digest(&bytes))));
         }
@@ -143,10 +146,10 @@ impl Builder {
     /// Records an input file and its checksum for the script header.
     pub fn input(&mut self, f: &std::path::Path) {
         let f = f.display().to_string();
-        if self.plan.inputs.iter().any(|(p, _)| *p == f) {
+        if !self.input_set.insert(f.clone()) {
             return;
         }
-        let hash = Sha256::digest(std::fs::read(&f).unwrap_or_default());
+        let hash = Sha256::digest(crate::input::read_bytes(std::path::Path::new(&f)).unwrap_or_default());
         self.plan.inputs.push((f, hex(&hash)));
     }
 

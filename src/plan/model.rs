@@ -115,6 +115,9 @@ pub enum Input {
     Bytes(Vec<u8>),
     /// The content of a file on the host that runs the command.
     File(Word),
+    /// A run-time value followed by a newline (what an earlier step read,
+    /// given back: a profile's previous content).
+    Value(Word),
 }
 
 /// Where a command's standard output goes (its standard error always goes
@@ -170,6 +173,12 @@ impl Cmd {
         self
     }
 
+    /// Standard input from a run-time value (and a newline).
+    pub fn stdin_value(mut self, value: Word) -> Cmd {
+        self.stdin = Input::Value(value);
+        self
+    }
+
     pub fn stdout_file(mut self, path: Word) -> Cmd {
         self.stdout = Sink::File(path);
         self
@@ -202,7 +211,7 @@ impl Cmd {
         if let Target::Ssh { dest, .. } = &self.target {
             v.extend(dest.vars());
         }
-        if let Input::File(w) = &self.stdin {
+        if let Input::File(w) | Input::Value(w) = &self.stdin {
             v.extend(w.vars());
         }
         if let Sink::File(w) = &self.stdout {

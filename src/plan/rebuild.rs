@@ -242,12 +242,16 @@ fn capture(b: &mut Builder, inst: &Instance, o: &RebuildOptions) -> Captured {
     c
 }
 
-/// The flags and list the undo reads: whether the new instance was
-/// created, whether the old one was renamed, and its MAC addresses.
+/// The flags and values the undo reads: whether the new instance was
+/// created, whether the old one was renamed, its MAC addresses, and the
+/// instance profile's previous content (or that this run created it).
 struct Flags {
     created: String,
     renamed: String,
     macs: String,
+    profile_saved: String,
+    profile_text: String,
+    profile_created: String,
 }
 
 /// The undo of the recreate window: delete the new instance, give the
@@ -263,6 +267,12 @@ fn put_back(
     let (p, name) = (&inst.project, &inst.name);
     let fb = fallback_name(name);
     let mut cmds = vec![Guarded::new(be.delete_force(p, name), Some(Cond::Flag(f.created.clone())))];
+    // The old instance starts again with its profile as it was.
+    cmds.push(Guarded::new(
+        be.profile_restore(p, &inst.profile, Word::var(&f.profile_text)),
+        Some(Cond::Flag(f.profile_saved.clone())),
+    ));
+    cmds.push(Guarded::new(be.profile_delete(p, &inst.profile), Some(Cond::Flag(f.profile_created.clone()))));
     if !o.skip_ip {
         cmds.push(Guarded::new(
             be.config_set(p, &fb, Word::list(&f.macs)),
@@ -311,6 +321,23 @@ its instance snapshots; data on the config's filesystems is kept"
         format!("inspect it; delete it ({} delete {fb}) or rename it back to {name}", be.cli()),
     );
     let Captured { profiles: prof_var, macs, clear } = capture(b, inst, o);
+    let profile_raw = b.var(&["profile", "raw", name]);
+    let profile_text = b.var(&["profile", "before", name]);
+    let profile_saved = b.var(&["profile", "saved", name]);
+    b.step(
+        Step::new(
+            "profile-save",
+            Kind::Server,
+            format!("read profile {} as it is (the undo gives it back)", inst.profile),
+            Action::Capture {
+                cmd: be.profile_show(p, &inst.profile),
+                raw: profile_raw,
+                outputs: vec![(profile_text.clone(), Parse::Text)],
+            },
+        )
+        .skip_if(Cond::negate(Cond::has_key(&profiles, &inst.profile)), "the profile does not exist yet")
+        .sets(profile_saved.clone()),
+    );
     let snap = if o.no_snapshot { None } else { snapshot_steps(b, inst) };
     let window = b.open_undo();
     let watch = stopwatch(b, name);
@@ -337,6 +364,7 @@ its instance snapshots; data on the config's filesystems is kept"
             .skip_if(Cond::ListEmpty(clear.clone()), "the instance has no MAC address"),
         );
     }
+    let profile_created = b.var(&["profile", "created", name]);
     b.step(
         Step::new(
             "profile-create",
@@ -344,7 +372,8 @@ its instance snapshots; data on the config's filesystems is kept"
             format!("create profile {} if missing", inst.profile),
             Action::Run(vec![be.profile_create(p, &inst.profile)]),
         )
-        .skip_if(Cond::has_key(&profiles, &inst.profile), "the profile exists"),
+        .skip_if(Cond::has_key(&profiles, &inst.profile), "the profile exists")
+        .sets(profile_created.clone()),
     );
     b.step(
         Step::new(
@@ -378,7 +407,8 @@ its instance snapshots; data on the config's filesystems is kept"
         );
     }
     lifecycle::start_and_wait(b, inst, Some(watch));
-    let (cmds, message) = put_back(b, inst, o, &Flags { created, renamed, macs: macs.clone() }, snap);
+    let flags = Flags { created, renamed, macs: macs.clone(), profile_saved, profile_text, profile_created };
+    let (cmds, message) = put_back(b, inst, o, &flags, snap);
     RecreateUndo { window, cmds, message }
 }
 

@@ -122,6 +122,8 @@ enum JsonInput {
     Text(String),
     Base64(String),
     File(String),
+    /// A run-time value and a newline.
+    Value(String),
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -205,6 +207,7 @@ fn cmd(c: &Cmd) -> JsonCmd {
                 Err(_) => JsonInput::Base64(base64::engine::general_purpose::STANDARD.encode(b)),
             }),
             Input::File(w) => Some(JsonInput::File(word_text(w))),
+            Input::Value(w) => Some(JsonInput::Value(word_text(w))),
         },
         stdout_file: match &c.stdout {
             Sink::Log => None,

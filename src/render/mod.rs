@@ -33,6 +33,7 @@ pub fn display_cmd(c: &Cmd) -> String {
     }
     match &c.stdin {
         Input::File(w) => s.push_str(&format!(" < {}", display_word(w))),
+        Input::Value(w) => s.push_str(&format!(" <<< {}", display_word(w))),
         Input::Bytes(b) => s.push_str(&format!("   < {} bytes", b.len())),
         Input::Null => {}
     }

@@ -294,8 +294,9 @@ fn resolve(
         let p = PathBuf::from(f);
         if !p.is_file() {
             let from = o.cloud_config_files.get(i).cloned().unwrap_or(top.clone());
+            let what = if p.exists() { "is not a regular file" } else { "does not exist" };
             errs.push(
-                Diag::new(format!("cloud-config file {f} does not exist"))
+                Diag::new(format!("cloud-config file {f} {what}"))
                     .in_file(&from)
                     .at_key("cloud-config-files")
                     .hint("paths are relative to the file that lists them"),
@@ -385,7 +386,19 @@ fn resolve(
     if opts.sources {
         let os = look.sub(&c.origin, &field("origin"), "origin", &mut errs).unwrap_or_default();
         if !os.is_empty() {
-            let o = parse_origin(&os, &project);
+            // Without a project prefix, the origin is in the source config's
+            // project when it names one (as the original), else this one's.
+            let origin_project = if c.source_config.is_empty() {
+                project.clone()
+            } else {
+                loader
+                    .merge(Path::new(&c.source_config), props)
+                    .ok()
+                    .map(|m| m.config.project)
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| project.clone())
+            };
+            let o = parse_origin(&os, &origin_project);
             let problem = instance_name_problem(&o.container)
                 .map(|p| format!("instance {:?}: {p}", o.container))
                 .or_else(|| api_name_problem(&o.project).map(|p| format!("project {:?}: {p}", o.project)))

@@ -59,6 +59,8 @@ enum ShIn {
     Heredoc(String, String),
     /// Base64 text decoded on the host: (delimiter, body).
     Base64(String, String),
+    /// A run-time value (a quoted word) and a newline.
+    Value(String),
 }
 
 /// A rendered command: its words and redirections, kept apart until
@@ -84,6 +86,7 @@ impl ShCmd {
             ShIn::File(f) => (format!("lxops_input {f} {words}"), None),
             ShIn::Heredoc(d, body) => (format!("{words} <<'{d}'"), Some((d, body))),
             ShIn::Base64(d, body) => (format!("base64 -d <<'{d}' | {words}"), Some((d, body))),
+            ShIn::Value(v) => (format!("printf '%s\\n' {v} | {words}"), None),
         }
     }
 
@@ -119,6 +122,7 @@ pub fn sh(c: &Cmd) -> ShCmd {
     let stdin = match &c.stdin {
         Input::Null => ShIn::None,
         Input::File(w) => ShIn::File(word(w)),
+        Input::Value(w) => ShIn::Value(word(w)),
         Input::Bytes(b) if b.is_empty() => ShIn::File("/dev/null".into()),
         Input::Bytes(b) => match heredoc_text(b) {
             Some(t) => ShIn::Heredoc(delimiter(t, "LXOPS_EOF"), t.to_string()),
@@ -288,6 +292,11 @@ impl Runner {
         Ok(match &c.stdin {
             Input::Null => (Stdio::null(), None),
             Input::Bytes(b) => (Stdio::piped(), Some(b.clone())),
+            Input::Value(w) => {
+                let mut v = self.word(w);
+                v.push(b'\n');
+                (Stdio::piped(), Some(v))
+            }
             Input::File(w) => {
                 let p = self.word(w);
                 let f = std::fs::File::open(OsStr::from_bytes(&p)).map_err(|e| {
@@ -348,15 +357,66 @@ impl Runner {
                 let _ = w.write_all(&b);
             })
         });
-        let mut stdout = Vec::new();
-        if let Some(mut o) = child.stdout.take() {
-            let _ = o.read_to_end(&mut stdout);
-        }
-        let status = child.wait().map_err(|e| RunError(e.to_string()))?;
+        // Output is read from a thread too, so that a signal is seen (and
+        // forwarded) while the command runs.
+        let reader = child.stdout.take().map(|mut o| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = o.read_to_end(&mut v);
+                v
+            })
+        });
+        let status = self.wait_child(&mut child, &[])?;
+        let stdout = reader.map(|r| r.join().unwrap_or_default()).unwrap_or_default();
         if let Some(w) = writer {
             let _ = w.join();
         }
+        self.check_interrupted()?;
         Ok(Finished { status: status_of(status), stdout })
+    }
+
+    /// Waits for a command, forwarding a signal lxops receives meanwhile to
+    /// it (and to the other members of its pipeline).
+    fn wait_child(&self, child: &mut Child, others: &[u32]) -> Result<std::process::ExitStatus, RunError> {
+        loop {
+            if let Some(s) = child.try_wait().map_err(|e| RunError(e.to_string()))? {
+                return Ok(s);
+            }
+            let mut pids = vec![child.id()];
+            pids.extend_from_slice(others);
+            self.watch_signals(&pids);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Notes the signals received since the last look: the first one
+    /// interrupts the run (and goes to the running commands); during the
+    /// undo they are reported and the undo goes on.
+    pub fn watch_signals(&self, pids: &[u32]) {
+        while let Some((n, name)) = crate::runtime::signals::take() {
+            if self.undoing.get() {
+                self.say(&format!(
+                    "lxops: SIG{name} during the undo: the undo goes on, so that it is not left half done"
+                ));
+                continue;
+            }
+            if crate::runtime::signals::interrupted().is_none() {
+                crate::runtime::signals::note(n);
+                self.say(&format!("lxops: interrupted by SIG{name}"));
+            }
+            for pid in pids {
+                crate::runtime::signals::forward(*pid, n);
+            }
+        }
+    }
+
+    /// Fails when the run has been interrupted (outside the undo).
+    pub fn check_interrupted(&self) -> Result<(), RunError> {
+        self.watch_signals(&[]);
+        if crate::runtime::signals::interrupted().is_some() && !self.undoing.get() {
+            return Err(RunError("interrupted".into()));
+        }
+        Ok(())
     }
 
     /// Runs a command; a failure is reported as `lxops_run` reports it.
@@ -406,10 +466,12 @@ impl Runner {
             }
         }
         let mut statuses: Vec<String> = Vec::new();
+        let pids: Vec<u32> = children.iter().map(Child::id).collect();
         for mut ch in children {
-            let s = ch.wait().map_err(|e| RunError(e.to_string()))?;
+            let s = self.wait_child(&mut ch, &pids)?;
             statuses.push(status_of(s).to_string());
         }
+        self.check_interrupted()?;
         for w in writers {
             let _ = w.join();
         }

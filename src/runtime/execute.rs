@@ -26,11 +26,13 @@ fn is_root() -> bool {
 /// Runs `plan`, from `from` when resuming. `resume` turns a resume label
 /// into the command line the hint suggests.
 pub fn execute(plan: &Plan, from: Option<Resume>, resume: &dyn Fn(&str) -> String) -> Result<(), RunError> {
+    crate::runtime::signals::install();
     let mut r = Runner::new(!is_root());
     let result = run(&mut r, plan, from, resume);
-    match &result {
-        Ok(()) => r.trace(&["end", "ok"]),
-        Err(_) => r.trace(&["end", "failed", "1"]),
+    match (&result, crate::runtime::signals::interrupted()) {
+        (Ok(()), _) => r.trace(&["end", "ok"]),
+        (Err(_), Some(n)) => r.trace(&["end", "failed", &(128 + n).to_string()]),
+        (Err(_), None) => r.trace(&["end", "failed", "1"]),
     }
     result
 }
@@ -117,7 +119,10 @@ fn run(
         }
         locks.push(f);
     }
-    facts(r, plan)?;
+    if let Err(e) = facts(r, plan) {
+        // Interrupted while reading: nothing has changed, nothing to add.
+        return Err(if crate::runtime::signals::interrupted().is_some() { RunError::reported() } else { e });
+    }
     let resuming = from.is_some_and(|f| f != Resume { unit: 0, step: 1 });
     if !resuming {
         let mut failed = false;
@@ -152,15 +157,17 @@ fn run(
                 continue;
             }
             began = true;
-            match r.run_step(plan, u, k, s) {
+            match r.check_interrupted().and_then(|_| r.run_step(plan, u, k, s)) {
                 Ok(StepEnd::Ran | StepEnd::Skipped) => {}
                 Err(_) => {
                     let here = Resume { unit: u, step: k };
                     let label = plan.resume_label(here);
                     r.trace(&["step", &unit.name, &k.to_string(), "failed"]);
                     r.say(&format!("error: step {label} failed: {}", text(&s.title)));
+                    r.undoing.set(true);
                     let undone = r.undo(plan, u, k);
                     r.cleanup(plan, u);
+                    r.undoing.set(false);
                     if undone || !resumable.contains(&here) {
                         r.say("  hint: fix the cause, then run it all again");
                     } else {
@@ -171,7 +178,9 @@ fn run(
             }
         }
         if began {
+            r.undoing.set(true);
             r.cleanup(plan, u);
+            r.undoing.set(false);
         }
     }
     r.say(&done(plan));

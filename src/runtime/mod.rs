@@ -25,6 +25,7 @@ pub mod execute;
 pub mod parse;
 pub mod quote;
 pub mod script;
+pub mod signals;
 pub mod text;
 pub mod unit;
 
@@ -138,6 +139,8 @@ pub struct Runner {
     /// The unit and step running, for trace records.
     pub unit_name: String,
     pub step_no: usize,
+    /// Undo or cleanup runs: a signal is reported, not obeyed.
+    pub undoing: std::cell::Cell<bool>,
     trace: Option<std::fs::File>,
 }
 
@@ -152,6 +155,7 @@ impl Runner {
             lists: HashMap::new(),
             unit_name: String::new(),
             step_no: 0,
+            undoing: std::cell::Cell::new(false),
             trace,
         }
     }

@@ -79,6 +79,21 @@ pub struct Both {
 
 /// Runs `lxops ARGS` both as a script (bash) and with `--execute`.
 pub fn run_both(dir: &Path, cwd: &Path, env: &[(String, String)], args: &[String]) -> Both {
+    run_both_with(dir, cwd, env, args, None)
+}
+
+/// What a test does to a running side: given its process id and its
+/// stand-in log, send it signals.
+pub type Interrupt<'a> = &'a (dyn Fn(u32, &Path) + Sync);
+
+/// [`run_both`], with `interrupt` running beside each side.
+pub fn run_both_with(
+    dir: &Path,
+    cwd: &Path,
+    env: &[(String, String)],
+    args: &[String],
+    interrupt: Option<Interrupt>,
+) -> Both {
     let bin = stub_dir(dir);
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let lxops = env!("CARGO_BIN_EXE_lxops");
@@ -103,7 +118,19 @@ pub fn run_both(dir: &Path, cwd: &Path, env: &[(String, String)], args: &[String
         let trace = dir.join(format!("{name}.trace"));
         let _ = std::fs::remove_file(&log);
         let _ = std::fs::remove_file(&trace);
-        let o = c.env("LXOPS_STUB_LOG", &log).env("LXOPS_TRACE", &trace).output().unwrap();
+        c.env("LXOPS_STUB_LOG", &log).env("LXOPS_TRACE", &trace);
+        c.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = c.spawn().unwrap();
+        let pid = child.id();
+        let o = std::thread::scope(|s| {
+            if let Some(f) = interrupt {
+                let log = log.clone();
+                s.spawn(move || f(pid, &log));
+            }
+            child.wait_with_output().unwrap()
+        });
         Side {
             log: parse_log(&std::fs::read(&log).unwrap_or_default()),
             status: o.status.code().unwrap_or(-1),
@@ -333,8 +360,12 @@ fn a_failed_rebuild_undoes_it_in_both_runtimes() {
     let tmp = TempDir::new("rollback");
     copy_dir(&case, &tmp.0);
     place(&tmp.0);
+    // The instance profile exists: the undo gives it its previous content.
+    let before = "config: {}\ndescription: as it was\ndevices:\n  old:\n    path: /old\n    source: /srv/old\n    type: disk\nname: web1.lxops\nused_by: []";
     let env = vec![
         ("STUB_INSTANCES".to_string(), "web1,RUNNING".to_string()),
+        ("STUB_PROFILES".to_string(), "web1.lxops".to_string()),
+        ("STUB_PROFILE_SHOW".to_string(), before.to_string()),
         ("STUB_FAIL".to_string(), "file push".to_string()),
     ];
     let args: Vec<String> =
@@ -343,16 +374,19 @@ fn a_failed_rebuild_undoes_it_in_both_runtimes() {
     assert!(differences(&both).is_empty(), "{:?}", differences(&both));
     assert_eq!((both.script.status, both.execute.status), (1, 1));
     let argvs: Vec<String> = both.script.log.iter().map(|(a, _)| a.join(" ")).collect();
-    let tail: Vec<&str> = argvs.iter().rev().take(4).rev().map(|s| s.as_str()).collect();
+    let tail: Vec<&str> = argvs.iter().rev().take(5).rev().map(|s| s.as_str()).collect();
     assert_eq!(
         tail,
         vec![
             "incus delete --force web1",
+            "incus profile edit web1.lxops",
             "incus config set web1-lxops-fallback volatile.eth0.hwaddr=10:66:6a:01:02:03 volatile.eth1.hwaddr=10:66:6a:04:05:06",
             "incus rename web1-lxops-fallback web1",
             "incus start web1",
         ]
     );
+    let restored = &both.script.log[both.script.log.len() - 4];
+    assert_eq!(String::from_utf8(b64(&restored.1)).unwrap(), format!("{before}\n"), "the profile as it was");
     assert!(
         !argvs.iter().any(|a| a == "incus delete web1-lxops-fallback"),
         "the fallback is kept: {argvs:?}"
@@ -563,4 +597,72 @@ fn the_same_inputs_give_byte_identical_output() {
         }
     }
     assert!(compared >= 60, "only {compared} outputs compared");
+}
+
+/// Waits until the stand-in log at `log` holds `n` calls whose argv is `argv`.
+fn wait_for_calls(log: &Path, argv: &[&str], n: usize) {
+    let started = std::time::Instant::now();
+    loop {
+        let calls = parse_log(&std::fs::read(log).unwrap_or_default())
+            .iter()
+            .filter(|(a, _)| a.iter().map(String::as_str).eq(argv.iter().copied()))
+            .count();
+        if calls >= n {
+            return;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "no {n} calls of {argv:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// SIGTERM in the middle of a rebuild runs the undo once, in both runtimes:
+/// the old instance comes back, and the run exits 143. A second SIGTERM
+/// during the undo is reported, and the undo goes on.
+#[test]
+fn an_interrupted_rebuild_undoes_it_once_in_both_runtimes() {
+    let case = root().join("fixtures/rebuild");
+    let tmp = TempDir::new("interrupt");
+    copy_dir(&case, &tmp.0);
+    place(&tmp.0);
+    let env = vec![
+        ("STUB_INSTANCES".to_string(), "web1,RUNNING".to_string()),
+        ("STUB_PROFILES".to_string(), "web1.lxops".to_string()),
+        ("STUB_SLEEP".to_string(), "incus start 2".to_string()),
+    ];
+    let args: Vec<String> =
+        ["rebuild", "-n", "web1", "web.yaml", "--no-wait-network"].iter().map(|s| s.to_string()).collect();
+    let term = |pid: u32| {
+        let ok = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+        assert!(ok.success());
+    };
+    let interrupt = |pid: u32, log: &Path| {
+        wait_for_calls(log, &["incus", "start", "web1"], 1);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        term(pid);
+        // The undo starts the old instance again: a second signal then.
+        wait_for_calls(log, &["incus", "rename", "web1-lxops-fallback", "web1"], 1);
+        wait_for_calls(log, &["incus", "start", "web1"], 2);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        term(pid);
+    };
+    let both = run_both_with(&tmp.0, &tmp.0, &env, &args, Some(&interrupt));
+    assert!(differences(&both).is_empty(), "{:?}", differences(&both));
+    assert_eq!((both.script.status, both.execute.status), (143, 143));
+    let argvs: Vec<String> = both.script.log.iter().map(|(a, _)| a.join(" ")).collect();
+    let starts = argvs.iter().filter(|a| *a == "incus start web1").count();
+    assert_eq!(starts, 2, "the new instance's start, then the undo's: {argvs:?}");
+    assert!(argvs.iter().any(|a| a == "incus delete --force web1"), "the new instance goes: {argvs:?}");
+    assert!(!argvs.iter().any(|a| a == "incus delete web1-lxops-fallback"), "the fallback stays: {argvs:?}");
+    for side in [&both.script, &both.execute] {
+        assert_eq!(side.stderr.matches("lxops: interrupted by SIGTERM").count(), 1, "{}", side.stderr);
+        assert_eq!(
+            side.stderr.matches("undoing the changes").count(),
+            1,
+            "the undo runs once: {}",
+            side.stderr
+        );
+        assert!(side.stderr.contains("SIGTERM during the undo: the undo goes on"), "{}", side.stderr);
+        assert!(side.stderr.contains("web1 is back on its old instance (started)"), "{}", side.stderr);
+        assert!(side.trace.ends_with("end failed 143\n"), "{}", side.trace);
+    }
 }

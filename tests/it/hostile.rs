@@ -321,6 +321,9 @@ fn generate(g: &mut Gen) -> Case {
                 1 => format!("{name}/{}", g.maybe("s1", 30)).replace('\0', ""),
                 _ => g.hostile().replace('\0', ""),
             };
+            // A leading '-' would make it a flag, not the instance: the
+            // renderings append their own flags, so no `--` can end them.
+            let source = if source.starts_with('-') { format!("x{source}") } else { source };
             args.push(source);
             if g.chance(30) {
                 env.push(("STUB_ALIASES_B64".into(), b64(&g.answer(&format!("{name},abc,CONTAINER,")))));
@@ -382,7 +385,8 @@ fn generate(g: &mut Gen) -> Case {
         args.extend(["-n".to_string(), name.clone(), "c.yaml".to_string()]);
     }
     if command == 5 {
-        args.push(g.maybe("h2", 10).replace('\0', ""));
+        let new = g.maybe("h2", 10).replace('\0', "");
+        args.push(if new.starts_with('-') { format!("x{new}") } else { new });
     }
     if g.chance(20) {
         // A command that fails: the step fails, undo and cleanup run.

@@ -8,6 +8,8 @@
 //!   review cases and the parsers' generated inputs.
 //! - `schema`, `tidy`: the JSON contract and the architecture's invariants.
 //! - `shiftids`: the native owner shift and the plans' shell routine agree.
+//! - `inputs`: special files, oversized files and compressed bombs are
+//!   refused with exit status 2, never a hang or an abort.
 //! - `real`: the real tier against a running LXD or Incus with zfs-fuse,
 //!   brought up by `ci/bench-up.sh`. These tests fail, never skip, when the
 //!   bench is down; the fast-tier command leaves them out by name.
@@ -15,6 +17,7 @@
 mod equivalence;
 mod fixtures;
 mod hostile;
+mod inputs;
 mod real;
 mod regressions;
 mod runtimes;

@@ -121,4 +121,9 @@ case "$prog" in
     [ "$1" = -n ] && shift
     exec "$@" ;;
 esac
+# STUB_SLEEP="TEXT SECONDS": a matching call takes that long (and dies at
+# once of a signal: `exec` leaves no shell waiting for the sleep).
+if [ -n "${STUB_SLEEP:-}" ]; then
+  case " $prog $* " in *"${STUB_SLEEP% *}"*) exec sleep "${STUB_SLEEP##* }" ;; esac
+fi
 exit 0
