@@ -5,6 +5,9 @@
 //!    process (target: at least 2,000 instances per second).
 //! 2. The whole `lxops script launch` process on the tutorial fixture, run
 //!    50 times (target: at most 5 ms each).
+//! 3. Hostile sizes: include chains of 1,000 and 10,000 files, properties
+//!    maps of 100,000 and 1,000,000 entries (`i verify`, whole process):
+//!    the time should grow linearly (ratio about 10 for 10 times the size).
 //!
 //! Prints the figures and whether each target is met; nothing is asserted,
 //! so a slow machine does not fail a build.
@@ -106,5 +109,42 @@ fn main() {
         each * 1000.0,
         if each <= 0.005 { "met" } else { "NOT met" }
     );
+    // 3. Hostile sizes grow linearly.
+    let verify = |file: &Path| -> f64 {
+        let t = Instant::now();
+        let out =
+            Command::new(exe).args(["i", "verify"]).arg(file).env("LXOPS_BACKEND", "incus").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        t.elapsed().as_secs_f64()
+    };
+    let chain = |n: usize| -> PathBuf {
+        let d = dir.join(format!("chain{n}"));
+        for i in 0..n {
+            let next =
+                if i + 1 < n { format!("include: [f{}.yaml]\n", i + 1) } else { "image: tiny\n".into() };
+            write(&d.join(format!("f{i}.yaml")), &format!("#lxops-v1\n{next}"));
+        }
+        d.join("f0.yaml")
+    };
+    let props = |n: usize| -> PathBuf {
+        let mut text = String::from("#lxops-v1\nimage: tiny\nproperties:\n");
+        for i in 0..n {
+            text.push_str(&format!("  k{i}: v{i}\n"));
+        }
+        let p = dir.join(format!("props{n}.yaml"));
+        write(&p, &text);
+        p
+    };
+    for (what, small, big) in [
+        ("include chain", verify(&chain(1_000)), verify(&chain(10_000))),
+        ("properties", verify(&props(100_000)), verify(&props(1_000_000))),
+    ] {
+        println!(
+            "{what}: {:.2} s, ten times the size {:.2} s (ratio {:.1}; linear is 10)",
+            small,
+            big,
+            big / small
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

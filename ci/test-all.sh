@@ -2,7 +2,8 @@
 # test-all.sh - every test tier of lxops, in order:
 #   1. cargo fmt --check, cargo clippy --all-targets -- -D warnings
 #   2. fast tier: cargo test -- --skip real:: --skip hostile::   (REQUIRE_SHELLCHECK=1)
-#   3. the adversarial generator at full size: 10,000 hostile cases (release build)
+#   3. the adversarial generator at full size: 10,000 hostile cases (release build),
+#      then the input fuzzer for LXOPS_FUZZ_SECONDS (default 120 here)
 #   4. real tier on LXD:   ci/bench-up.sh lxd,   cargo test --test it real::, ci/bench-down.sh
 #   5. real tier on Incus: ci/bench-up.sh incus, cargo test --test it real::, ci/bench-down.sh
 # Exits non-zero if any tier fails or a bench cannot be brought up (the real
@@ -57,9 +58,11 @@ ensure_shellcheck() {
 phase "install shellcheck" ensure_shellcheck
 phase "cargo fmt --check" cargo fmt --check
 phase "cargo clippy" cargo clippy --all-targets -- -D warnings
-phase "fast tier" env REQUIRE_SHELLCHECK=1 cargo test -- --skip real:: --skip hostile::
+phase "fast tier" env REQUIRE_SHELLCHECK=1 cargo test -- --skip real:: --skip hostile:: --skip fuzz::
 phase "hostile inputs (${LXOPS_HOSTILE_CASES:-10000})" env LXOPS_HOSTILE_CASES="${LXOPS_HOSTILE_CASES:-10000}" \
   cargo test --release --test it hostile:: -- --nocapture
+phase "fuzz (${LXOPS_FUZZ_SECONDS:-120} s)" env LXOPS_FUZZ_SECONDS="${LXOPS_FUZZ_SECONDS:-120}" \
+  cargo test --release --test it fuzz:: -- --nocapture
 for be in $BACKENDS; do
   BENCH_UP=1
   if phase "bench-up $be" bash "$HERE/bench-up.sh" "$be"; then

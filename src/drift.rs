@@ -162,6 +162,16 @@ pub fn compare(inst: &Instance, backend: Backend, seen: &Observed) -> Report {
         let config = v.get("config");
         let key = |k: &str| text_of(config.and_then(|c| c.get(k)));
 
+        // A launch that stopped halfway.
+        if key(crate::plan::lifecycle::LAUNCH_MARK) == crate::plan::lifecycle::LAUNCH_INCOMPLETE {
+            diff(
+                Sign::Changed,
+                "instance",
+                format!("the launch of {name} stopped halfway"),
+                lxops("launch", inst),
+            );
+        }
+
         // The image it was created from.
         if inst.origin.is_none() && !inst.image.is_empty() {
             let base = key("volatile.base_image");

@@ -117,6 +117,10 @@ impl Backend {
         self.cmd(project, &["config", "set", name]).push(pairs)
     }
 
+    pub fn config_unset(self, project: &str, name: &str, key: &str) -> Cmd {
+        self.cmd(project, &["config", "unset", name, key])
+    }
+
     pub fn start(self, project: &str, name: &str) -> Cmd {
         self.cmd(project, &["start", name])
     }

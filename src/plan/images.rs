@@ -313,7 +313,7 @@ pub fn publish(b: &mut Builder, o: &PublishOptions) {
             when: Some(Cond::Flag(moved.clone())),
             each: None,
         }],
-        vec![Word::lit(format!("the alias {} is back on its image", o.alias))],
+        vec![Word::lit(format!("the alias {} stays on the image it had", o.alias))],
     );
     b.step(
         Step::new(

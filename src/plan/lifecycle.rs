@@ -36,14 +36,20 @@ pub fn profile_yaml(inst: &Instance) -> String {
     serde_yaml::to_string(&p).expect("profiles serialise")
 }
 
-/// Checks and the step that create the instance profile with its devices.
-pub fn create_profile(b: &mut Builder, inst: &Instance) {
+/// Checks and the steps that create the instance profile with its devices.
+/// With `resume` (a launch that stopped halfway), a profile that exists is
+/// the one that launch created: it is brought up to date instead.
+pub fn create_profile(b: &mut Builder, inst: &Instance, resume: Option<Cond>) {
     let be = b.backend();
     b.program(be.cli());
     let profiles = b.profiles(&inst.project);
+    let absent = Cond::negate(Cond::has_key(&profiles, &inst.profile));
     b.check(
         format!("profile {} does not exist yet", inst.profile),
-        Cond::negate(Cond::has_key(&profiles, &inst.profile)),
+        match &resume {
+            Some(r) => Cond::Or(vec![absent, r.clone()]),
+            None => absent,
+        },
         format!("profile {} already exists", inst.profile),
         format!(
             "delete it (lxops delete -n {} {}) or choose another profile-pattern",
@@ -51,18 +57,34 @@ pub fn create_profile(b: &mut Builder, inst: &Instance) {
             inst.config_file.display()
         ),
     );
+    let at = origin(inst.merged.origins.field("profile-pattern", &inst.config_file), "devices");
+    let n = inst.devices.len();
+    let title = format!("create profile {} with {n} device{}", inst.profile, if n == 1 { "" } else { "s" });
     // Two calls whatever the number of devices: LXD 5.0 ignores stdin on create.
     let create = be.profile_create(&inst.project, &inst.profile);
     let edit = be.profile_edit(&inst.project, &inst.profile, profile_yaml(inst));
-    let n = inst.devices.len();
+    if resume.is_none() {
+        b.step(Step::new("profile", Kind::Server, title, Action::Run(vec![create, edit])).origin(at));
+        return;
+    }
     b.step(
         Step::new(
             "profile",
             Kind::Server,
-            format!("create profile {} with {n} device{}", inst.profile, if n == 1 { "" } else { "s" }),
-            Action::Run(vec![create, edit]),
+            format!("create profile {}", inst.profile),
+            Action::Run(vec![create]),
         )
-        .origin(origin(inst.merged.origins.field("profile-pattern", &inst.config_file), "devices")),
+        .origin(at.clone())
+        .skip_if(Cond::has_key(&profiles, &inst.profile), format!("profile {} exists", inst.profile)),
+    );
+    b.step(
+        Step::new(
+            "profile-devices",
+            Kind::Server,
+            format!("give profile {} its {n} device{}", inst.profile, if n == 1 { "" } else { "s" }),
+            Action::Run(vec![edit]),
+        )
+        .origin(at),
     );
 }
 
@@ -121,9 +143,13 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     b.program(be.cli());
     require_profiles(b, inst);
     let instances = b.instances(&inst.project);
+    // A launch that stopped halfway left its instance marked: running the
+    // same launch again carries on from where it stopped (D34).
+    let marks = b.key_values(&inst.project, LAUNCH_MARK);
+    let resuming = Cond::has_row(&marks, name, LAUNCH_INCOMPLETE);
     b.check(
-        format!("instance {name} does not exist yet"),
-        Cond::negate(Cond::has_key(&instances, name)),
+        format!("instance {name} does not exist yet (or a launch of it stopped halfway)"),
+        Cond::Or(vec![Cond::negate(Cond::has_key(&instances, name)), resuming.clone()]),
         format!("instance {name} already exists"),
         "use lxops rebuild to give it a new OS, or lxops delete it first",
     );
@@ -138,11 +164,19 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
         );
     }
     devices::steps(b, inst);
-    create_profile(b, inst);
+    create_profile(b, inst, Some(resuming));
+    let exists = Cond::has_key(&instances, name);
+    let mark = format!("{LAUNCH_MARK}={LAUNCH_INCOMPLETE}");
     match &inst.origin {
         None => {
-            let step = create_step(b, inst);
-            b.step(step);
+            let mut step = create_step(b, inst);
+            if let Action::Run(cmds) = &mut step.action {
+                for c in cmds.iter_mut() {
+                    c.argv.push(Word::lit("--config"));
+                    c.argv.push(Word::lit(&mark));
+                }
+            }
+            b.step(step.skip_if(exists.clone(), format!("instance {name} exists (the launch carries on)")));
         }
         Some(o) => {
             let src = if o.snapshot.is_empty() {
@@ -160,17 +194,44 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
                     "copy",
                     Kind::Server,
                     format!("copy instance {name} from {src}"),
-                    Action::Run(vec![be.copy(&o.project, &src, name, &inst.project, &launch_profiles(inst))]),
+                    Action::Run(vec![
+                        be.copy(&o.project, &src, name, &inst.project, &launch_profiles(inst))
+                            .push("--config")
+                            .push(mark.as_str()),
+                    ]),
                 )
-                .origin(origin(inst.merged.origins.field("origin", top), "origin")),
+                .origin(origin(inst.merged.origins.field("origin", top), "origin"))
+                .skip_if(exists, format!("instance {name} exists (the launch carries on)")),
             );
         }
     }
-    start_and_wait(b, inst, None);
+    let running = Cond::has_row(&instances, name, "RUNNING");
+    let start = Step::new(
+        "start",
+        Kind::Server,
+        format!("start instance {name}"),
+        Action::Run(vec![be.start(&inst.project, name)]),
+    )
+    .skip_if(running, format!("instance {name} runs (the launch carries on)"));
+    b.step(start);
+    if let Some(seconds) = b.settings.wait_network {
+        wait_network(b, inst, seconds);
+    }
     if let Err(e) = crate::guest::configure_steps(b, inst) {
         errs.extend(e.0);
     }
+    b.step(Step::new(
+        "launched",
+        Kind::Server,
+        format!("mark {name} as launched"),
+        Action::Run(vec![be.config_unset(&inst.project, name, LAUNCH_MARK)]),
+    ));
 }
+
+/// The config key a launch sets on the instance it creates and removes at
+/// its end: an instance that has it is one whose launch stopped halfway.
+pub const LAUNCH_MARK: &str = "user.lxops.launch";
+pub const LAUNCH_INCOMPLETE: &str = "incomplete";
 
 /// Checks that the config's profiles exist in its project.
 pub fn require_profiles(b: &mut Builder, inst: &Instance) {

@@ -117,6 +117,7 @@ pub fn run_both_with(
         let log = dir.join(format!("{name}.log"));
         let trace = dir.join(format!("{name}.trace"));
         let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_file(log.with_extension("log.count"));
         let _ = std::fs::remove_file(&trace);
         c.env("LXOPS_STUB_LOG", &log).env("LXOPS_TRACE", &trace);
         c.stdin(std::process::Stdio::null())
@@ -317,7 +318,20 @@ fn hostile_values_reach_the_commands_as_data() {
         |want: &[&str]| argvs.iter().any(|a| a == &want.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let img = "img'1 $(touch /tmp/lxops-pwned) `touch /tmp/lxops-pwned2` *";
     assert!(
-        has(&["incus", "create", img, "web", "-p", "default", "-p", "web.lxops", "-c", "user.note=(note)"]),
+        has(&[
+            "incus",
+            "create",
+            img,
+            "web",
+            "-p",
+            "default",
+            "-p",
+            "web.lxops",
+            "-c",
+            "user.note=(note)",
+            "--config",
+            "user.lxops.launch=incomplete"
+        ]),
         "{argvs:?}"
     );
     let weird = "/srv/a b'c$(d)*?[x]/web";
@@ -665,4 +679,68 @@ fn an_interrupted_rebuild_undoes_it_once_in_both_runtimes() {
         assert!(side.stderr.contains("web1 is back on its old instance (started)"), "{}", side.stderr);
         assert!(side.trace.ends_with("end failed 143\n"), "{}", side.trace);
     }
+}
+
+/// Plans whose every command gets a failure injected (fixture case, and a
+/// text the `plan` line contains).
+const FAULT_PLANS: &[(&str, &str)] = &[
+    ("tutorial", "plan lxops --properties [FIXTURE]/xdg/lxops/fixture.yaml launch -n ssh1"),
+    ("rebuild", "STUB_INSTANCES=web1,RUNNING plan lxops rebuild -n web1 web.yaml"),
+    ("rename", "plan lxops rename"),
+    ("tutorial", "plan lxops destroy"),
+    ("images", "plan lxops extract -n alpine-ssh tpl.yaml"),
+    ("images", "STUB_ALIASES='web-3-18,0123456789ab,CONTAINER,\\n' plan lxops publish --reuse"),
+    ("data", "plan lxops import -d exported"),
+    ("data", "--from-host backup1 -s s1"),
+    ("profiles", "plan lxops profile import"),
+];
+
+/// A failure at every command of each plan above: both runtimes stop at the
+/// same step, run the same undo and cleanup, say and trace the same, and
+/// end with the same status.
+#[test]
+fn a_failure_at_every_command_is_handled_alike_by_both_runtimes() {
+    let mut injected = 0;
+    let mut failures = Vec::new();
+    for (case_name, needle) in FAULT_PLANS {
+        let case = root().join("fixtures").join(case_name);
+        let cmd = std::fs::read_to_string(case.join("cmd")).unwrap();
+        let line = cmd
+            .lines()
+            .map(str::trim)
+            .find(|l| {
+                !l.starts_with('#')
+                    && !l.contains("EXPECT=")
+                    && l.contains(needle)
+                    && l.contains("plan lxops")
+            })
+            .unwrap_or_else(|| panic!("{case_name}: no plan line with {needle:?}"));
+        let tmp = TempDir::new(&format!("fault-{case_name}"));
+        copy_dir(&case, &tmp.0);
+        place(&tmp.0);
+        let (cwd, env, args) = plan_line(&tmp.0, line).unwrap();
+        let clean = run_both(&tmp.0, &cwd, &env, &args);
+        assert_eq!(clean.script.status, 0, "{line}: the plan runs to its end without a fault");
+        let calls = clean.script.log.len();
+        assert!(calls > 0, "{line}");
+        eprintln!("faults: {calls:3} injected into {}", args.join(" "));
+        for k in 1..=calls {
+            let mut env = env.clone();
+            env.push(("STUB_FAIL_AT".to_string(), k.to_string()));
+            let both = run_both(&tmp.0, &cwd, &env, &args);
+            injected += 1;
+            let diffs = differences(&both);
+            if !diffs.is_empty() {
+                failures.push(format!("{line} (call {k} fails):\n{}", diffs.join("\n")));
+            }
+            if both.script.status != both.execute.status {
+                failures.push(format!(
+                    "{line} (call {k} fails): exit {} vs {}",
+                    both.script.status, both.execute.status
+                ));
+            }
+        }
+    }
+    eprintln!("faults: {injected} failures injected over {} plans", FAULT_PLANS.len());
+    assert!(failures.is_empty(), "{} of {injected}:\n{}", failures.len(), failures.join("\n\n"));
 }

@@ -8,6 +8,8 @@
 //!   review cases and the parsers' generated inputs.
 //! - `schema`, `tidy`: the JSON contract and the architecture's invariants.
 //! - `shiftids`: the native owner shift and the plans' shell routine agree.
+//! - `fuzz`: mutated configs, includes, cloud-config and properties files
+//!   compile without a panic or a hang.
 //! - `inputs`: special files, oversized files and compressed bombs are
 //!   refused with exit status 2, never a hang or an abort.
 //! - `real`: the real tier against a running LXD or Incus with zfs-fuse,
@@ -16,6 +18,7 @@
 
 mod equivalence;
 mod fixtures;
+mod fuzz;
 mod hostile;
 mod inputs;
 mod real;

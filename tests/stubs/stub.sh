@@ -24,6 +24,12 @@ answer() {
   elif [ -n "${!txt+set}" ]; then printf '%b' "${!txt}"
   else shift; printf "$@"; fi
 }
+# STUB_FAIL_AT=N: the Nth call of the run fails (the count is kept next to the log).
+if [ -n "${STUB_FAIL_AT:-}" ]; then
+  n=$(( $(cat "$LXOPS_STUB_LOG.count" 2>/dev/null || echo 0) + 1 ))
+  echo "$n" >"$LXOPS_STUB_LOG.count"
+  if [ "$n" = "$STUB_FAIL_AT" ]; then echo "stub: call $n fails as asked" >&2; exit 1; fi
+fi
 # STUB_FAIL: a text that makes a matching call fail.
 if [ -n "${STUB_FAIL:-}" ]; then
   case " $prog $* " in *"$STUB_FAIL"*) echo "stub: failing as asked" >&2; exit 1 ;; esac

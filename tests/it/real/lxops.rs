@@ -46,6 +46,9 @@ pub(super) struct Lx<'a> {
     pub(super) root: PathBuf,
     xdg: PathBuf,
     scripts: Cell<usize>,
+    /// Extra environment for lxops and the scripts (`PATH_PREFIX` goes
+    /// before the bench's PATH).
+    env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl<'a> Lx<'a> {
@@ -57,7 +60,60 @@ impl<'a> Lx<'a> {
         let _ = std::fs::remove_dir_all(&root);
         let xdg = root.join("xdg");
         std::fs::create_dir_all(&xdg).expect("create the test's temp dir");
-        Lx { t, root, xdg, scripts: Cell::new(0) }
+        Lx { t, root, xdg, scripts: Cell::new(0), env: Default::default() }
+    }
+
+    /// Sets the extra environment of the next runs.
+    pub(super) fn set_env(&self, env: &[(&str, &str)]) {
+        *self.env.borrow_mut() = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    }
+
+    fn apply_env(&self, cmd: &mut std::process::Command) {
+        for (k, v) in self.env.borrow().iter() {
+            if k == "PATH_PREFIX" {
+                cmd.env("PATH", format!("{v}:{}", self.t.bench.path));
+            } else {
+                cmd.env(k, v);
+            }
+        }
+    }
+
+    /// Starts `command args` in `mode` without waiting (standard error into
+    /// `stderr`), for tests that interrupt a run.
+    pub(super) fn start(
+        &self,
+        mode: Mode,
+        command: &str,
+        args: &[&str],
+        stderr: &Path,
+    ) -> std::process::Child {
+        let err = std::fs::File::create(stderr).unwrap();
+        let mut cmd = match mode {
+            Mode::Execute => {
+                let mut c = self.t.bench.command(env!("CARGO_BIN_EXE_lxops"));
+                c.arg("--backend").arg(&self.t.bench.backend).args(command.split(' '));
+                c.args(["--execute", "--yes"]).args(args);
+                c
+            }
+            Mode::Script => {
+                let mut a = vec!["script"];
+                a.extend(command.split(' '));
+                a.extend_from_slice(args);
+                let r = self.lxops(&a);
+                assert!(r.ok(), "lxops {a:?}: {}", r.stderr);
+                let file = self.root.join("scripts").join(format!("interrupted-{}.sh", self.scripts.get()));
+                self.scripts.set(self.scripts.get() + 1);
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(&file, &r.stdout).unwrap();
+                let mut c = self.t.bench.command("bash");
+                c.arg(&file).arg("--yes");
+                c
+            }
+        };
+        cmd.env("XDG_CONFIG_HOME", &self.xdg).env_remove("LXOPS_BACKEND").current_dir(&self.root);
+        self.apply_env(&mut cmd);
+        cmd.stdout(Stdio::null()).stderr(Stdio::from(err));
+        cmd.spawn().expect("start lxops")
     }
 
     /// Writes `text` to `<root>/<rel>` (parents created); returns the path.
@@ -80,6 +136,7 @@ impl<'a> Lx<'a> {
             .current_dir(&self.root)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        self.apply_env(&mut cmd);
         let out = cmd.output().unwrap_or_else(|e| panic!("cannot run lxops {args:?}: {e}"));
         super::finish(out)
     }
@@ -118,6 +175,7 @@ impl<'a> Lx<'a> {
                 let mut bash = self.t.bench.command("bash");
                 bash.arg(&file).arg("--yes");
                 bash.current_dir(&self.root).stdout(Stdio::piped()).stderr(Stdio::piped());
+                self.apply_env(&mut bash);
                 let out = bash.output().expect("run bash");
                 super::finish(out)
             }

@@ -19,6 +19,7 @@
 mod bench;
 mod data;
 mod drift;
+mod faults;
 mod images;
 mod lxops;
 mod origin;
