@@ -1,8 +1,10 @@
 //! Compile-speed benchmark: `cargo bench`.
 //!
-//! 1. 1,000 instance configs that share two includes and two cloud-config
-//!    files are compiled into one launch plan and rendered as one script, in
-//!    process (target: at least 2,000 instances per second).
+//! 1. 1,000 instance configs that share two includes (a device template,
+//!    four devices) and three cloud-config files are compiled into one launch
+//!    plan and rendered as one script, in process; then the whole `lxops`
+//!    process for each rendering (listing, JSON, script), with its peak
+//!    memory (target: at least 2,000 instances per second for each).
 //! 2. The whole `lxops script launch` process on the tutorial fixture, run
 //!    50 times (target: at most 5 ms each).
 //! 3. Hostile sizes: include chains of 1,000 and 10,000 files, properties
@@ -25,21 +27,30 @@ fn write(p: &Path, text: &str) {
 
 fn setup(dir: &Path) -> Vec<PathBuf> {
     write(&dir.join("props.yaml"), "fsroot: tank/bench\n");
+    write(&dir.join("common/tmpl/home/x"), "template file\n");
+    // The fleet shape of issue 15: a device template, four devices, three
+    // cloud-config files (users, packages, write_files).
     write(
         &dir.join("common/base.yaml"),
-        "#lxops-v1\nostype: alpine\nimage: alpine/3.20\nprofiles: [default]\ndevice-owner: 1000000:1000000\ncloud-config-files: [users.cfg, packages.cfg]\n",
+        "#lxops-v1\nostype: alpine\nimage: alpine/3.20\nprofiles: [default]\ndevice-owner: 1000000:1000000\n\
+device-template: tmpl\ncloud-config-files: [users.cfg, packages.cfg, files.cfg]\n",
     );
     write(
         &dir.join("common/device.yaml"),
-        "#lxops-v1\nfilesystems:\n  host:\n    pattern: (fsroot)/host/(instance)\n    destroy: true\n  log:\n    pattern: (fsroot)/log/(instance)\ndevices:\n  home:\n    path: /home\n    filesystem: host\n  opt:\n    path: /opt\n    filesystem: host\n  log:\n    path: /var/log\n    filesystem: log\n    dir: .\n",
+        "#lxops-v1\nfilesystems:\n  host:\n    pattern: (fsroot)/host/(instance)\n    destroy: true\n  log:\n    pattern: (fsroot)/log/(instance)\n\
+devices:\n  home:\n    path: /home\n    filesystem: host\n  opt:\n    path: /opt\n    filesystem: host\n  etc:\n    path: /etc/app\n    filesystem: host\n  log:\n    path: /var/log\n    filesystem: log\n    dir: .\n",
     );
     write(
         &dir.join("common/users.cfg"),
-        "#cloud-config\nusers:\n- name: app\n  uid: 1000\n  groups: wheel\n  sudo: true\n  ssh_authorized_keys: [ssh-ed25519 AAAA app@example]\nwrite_files:\n- path: /etc/motd\n  content: |\n    hello\n",
+        "#cloud-config\nusers:\n- name: app\n  uid: 1000\n  groups: wheel\n  sudo: true\n  ssh_authorized_keys: [ssh-ed25519 AAAA app@example]\n",
     );
     write(
         &dir.join("common/packages.cfg"),
-        "#cloud-config\npackages: [openssh, curl]\nruncmd:\n- rc-update add sshd\n",
+        "#cloud-config\npackages: [openssh, curl, rsync, nginx]\nruncmd:\n- rc-update add sshd\n- rc-update add nginx\n",
+    );
+    write(
+        &dir.join("common/files.cfg"),
+        "#cloud-config\nwrite_files:\n- path: /etc/motd\n  content: |\n    hello\n- path: /etc/nginx/http.d/default.conf\n  content: |\n    server {\n      listen 80 default_server;\n      root /var/www;\n    }\n",
     );
     (0..N)
         .map(|i| {
@@ -48,6 +59,33 @@ fn setup(dir: &Path) -> Vec<PathBuf> {
             p
         })
         .collect()
+}
+
+/// The median wall time of `runs` whole `lxops` processes, their output's
+/// size, and the peak memory of the last one (from GNU time, when installed).
+fn whole(exe: &str, dir: &Path, args: &[&str], runs: usize) -> (f64, usize, Option<u64>) {
+    let mut times = Vec::new();
+    let mut size = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out =
+            Command::new(exe).args(args).current_dir(dir).env("LXOPS_BACKEND", "incus").output().unwrap();
+        times.push(t.elapsed().as_secs_f64());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        size = out.stdout.len();
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let rss = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o", "/dev/stdout"])
+        .arg(exe)
+        .args(args)
+        .current_dir(dir)
+        .env("LXOPS_BACKEND", "incus")
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().last()?.trim().parse().ok());
+    (times[runs / 2], size, rss)
 }
 
 fn main() {
@@ -85,8 +123,30 @@ fn main() {
         if rate >= 2000.0 { "met" } else { "NOT met" }
     );
 
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/tutorial");
     let exe = env!("CARGO_BIN_EXE_lxops");
+    // The whole process, per rendering: listing, JSON, script.
+    let files: Vec<String> = (0..N).map(|i| format!("containers/web{i}.yaml")).collect();
+    for (what, pre) in [
+        ("listing", vec!["launch"]),
+        ("JSON", vec!["launch", "--format", "json"]),
+        ("script", vec!["script", "launch"]),
+    ] {
+        let mut args = vec!["--properties", "props.yaml"];
+        args.extend(pre);
+        args.extend(files.iter().map(String::as_str));
+        let (t, size, rss) = whole(exe, &dir, &args, 5);
+        let rate = N as f64 / t;
+        println!(
+            "whole process, {N} instances, {what}: median {:.0} ms ({rate:.0} instances/s), output {:.1} MB, peak memory {}; target >= 2000/s: {}",
+            t * 1000.0,
+            size as f64 / 1e6,
+            rss.map(|k| format!("{:.0} MB", k as f64 / 1024.0))
+                .unwrap_or_else(|| "unknown (no /usr/bin/time)".into()),
+            if rate >= 2000.0 { "met" } else { "NOT met" }
+        );
+    }
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/tutorial");
     let run = || {
         let out = Command::new(exe)
             .args(["script", "launch", "-n", "ssh1", "containers/ssh.yaml"])
@@ -129,7 +189,8 @@ fn main() {
     let props = |n: usize| -> PathBuf {
         let mut text = String::from("#lxops-v1\nimage: tiny\nproperties:\n");
         for i in 0..n {
-            text.push_str(&format!("  k{i}: v{i}\n"));
+            // Short entries: a million of them stay under the 16 MiB file limit.
+            text.push_str(&format!("  k{i}: v\n"));
         }
         let p = dir.join(format!("props{n}.yaml"));
         write(&p, &text);

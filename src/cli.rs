@@ -233,6 +233,12 @@ pub struct RunArgs {
     /// With --execute: run destructive steps without asking.
     #[arg(long)]
     pub yes: bool,
+    /// With several instances: run at most N of them at once [default: 1].
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// With several instances: after one fails, start no more (the others go on by default).
+    #[arg(long)]
+    pub fail_fast: bool,
 }
 
 /// Waiting for the instance's network after start (decision D15).
@@ -795,7 +801,8 @@ pub struct QueryArgs {
 }
 
 /// The run arguments of a query: it has no plan, so nothing to execute.
-const NO_RUN: RunArgs = RunArgs { execute: false, format: Format::Text, from: None, yes: false };
+const NO_RUN: RunArgs =
+    RunArgs { execute: false, format: Format::Text, from: None, yes: false, jobs: None, fail_fast: false };
 
 impl PlanCmd {
     /// Whether the command reads the server and prints a result (a query)

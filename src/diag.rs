@@ -158,9 +158,15 @@ pub fn yaml(path: &Path, e: &serde_yaml::Error) -> Diag {
     }
 }
 
+/// Set by a caller that compiles many inputs in one process (the fuzzer):
+/// warnings are not printed.
+pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Prints a warning on stderr. Warnings never change the exit status.
 pub fn warn(d: &Diag) {
-    eprintln!("warning: {d}");
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("warning: {d}");
+    }
 }
 
 /// The closest candidate by edit distance, for "did you mean" hints.

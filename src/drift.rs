@@ -16,7 +16,7 @@ use serde::Serialize;
 /// What the server and the host answered for one instance; `Err` holds
 /// why an answer is missing.
 pub struct Observed<'a> {
-    /// `name,STATUS` lines of the project's instances.
+    /// `name,STATUS,launch mark` lines of the project's instances.
     pub instances: Result<&'a [u8], String>,
     /// The instance's `config show --expanded`.
     pub expanded: Result<&'a [u8], String>,
@@ -122,7 +122,8 @@ pub fn compare(inst: &Instance, backend: Backend, seen: &Observed) -> Report {
     // The instance, and what its expanded config says.
     let status = match &seen.instances {
         Ok(list) => String::from_utf8_lossy(list).split('\n').find_map(|l| {
-            let (n, s) = l.split_once(',').unwrap_or((l, ""));
+            let mut fields = l.split(',');
+            let (n, s) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
             (n == name).then(|| s.to_string())
         }),
         Err(e) => {

@@ -95,7 +95,8 @@ pub fn run(mut b: Builder, a: &NumberArgs, out: &mut dyn Write) -> anyhow::Resul
         let v = b.instances(p);
         let facts = super::instance::read(b)?;
         for line in String::from_utf8_lossy(&facts[&v]).split('\n').filter(|l| !l.is_empty()) {
-            let (name, status) = line.split_once(',').unwrap_or((line, ""));
+            let mut fields = line.split(',');
+            let (name, status) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
             if !a.running || status == "RUNNING" {
                 selected.push(name.to_string());
             }

@@ -105,8 +105,12 @@ fn exists(g: &GlobalArgs, name: &str, out: &mut dyn Write) -> anyhow::Result<()>
     b.program(b.backend().cli());
     let v = b.profiles(&project);
     let facts = crate::runtime::execute::read_facts(&b.finish())?;
-    if crate::runtime::cond::row(facts.get(&v).map(Vec::as_slice).unwrap_or_default(), name.as_bytes(), None)
-    {
+    if crate::runtime::cond::row(
+        facts.get(&v).map(Vec::as_slice).unwrap_or_default(),
+        name.as_bytes(),
+        None,
+        2,
+    ) {
         writeln!(out, "{name}")?;
     }
     Ok(())

@@ -94,9 +94,11 @@ impl Backend {
         self.cmd(project, &["profile", "list", "--format", "csv"])
     }
 
-    /// Name and status of every instance, as `name,STATUS` lines.
+    /// Name, status and launch mark of every instance: `name,STATUS,mark` lines.
     pub fn instance_list(self, project: &str) -> Cmd {
-        self.cmd(project, &["list", "--format", "csv", "--columns", "ns"])
+        // The launch mark is a third column: one call answers both.
+        let columns = format!("ns,{}", crate::plan::lifecycle::LAUNCH_MARK);
+        self.cmd(project, &["list", "--format", "csv", "--columns", &columns])
     }
 
     /// Name and IPv4 addresses, as `name,"addr (eth0)"` lines.

@@ -62,6 +62,8 @@ pub struct Builder {
     facts: HashMap<(FactKind, String), String>,
     /// The input files recorded so far.
     input_set: std::collections::HashSet<String>,
+    /// The instance names locked so far (a fleet locks thousands).
+    lock_set: std::collections::HashSet<String>,
     /// Cloud-config files parsed so far: each is read once per invocation.
     cloud: HashMap<std::path::PathBuf, std::rc::Rc<crate::cloudconfig::CloudConfig>>,
 }
@@ -84,6 +86,7 @@ impl Builder {
             vars: BTreeSet::new(),
             facts: HashMap::new(),
             input_set: Default::default(),
+            lock_set: Default::default(),
             cloud: HashMap::new(),
         }
     }
@@ -156,7 +159,7 @@ impl Builder {
     /// Locks an instance name for the run (every name the plan creates,
     /// renames or deletes).
     pub fn lock(&mut self, name: &str) {
-        if !self.plan.locks.iter().any(|l| l == name) {
+        if self.lock_set.insert(name.to_string()) {
             self.plan.locks.push(name.to_string());
         }
     }
@@ -346,6 +349,8 @@ impl Builder {
         for c in &self.plan.checks {
             c.ok.vars(&mut read);
         }
+        // A set: a fleet's plan has thousands of values.
+        let read: std::collections::HashSet<String> = read.into_iter().collect();
         for u in &mut self.plan.units {
             for s in &mut u.steps {
                 s.sets.retain(|v| read.contains(v));

@@ -145,8 +145,7 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     let instances = b.instances(&inst.project);
     // A launch that stopped halfway left its instance marked: running the
     // same launch again carries on from where it stopped (D34).
-    let marks = b.key_values(&inst.project, LAUNCH_MARK);
-    let resuming = Cond::has_row(&marks, name, LAUNCH_INCOMPLETE);
+    let resuming = Cond::has_cell(&instances, name, 3, LAUNCH_INCOMPLETE);
     b.check(
         format!("instance {name} does not exist yet (or a launch of it stopped halfway)"),
         Cond::Or(vec![Cond::negate(Cond::has_key(&instances, name)), resuming.clone()]),
@@ -326,6 +325,8 @@ fn placeholders(b: &mut Builder, inst: &Instance, src: &str, src_project: &str) 
 
 /// Start the instance and, unless told not to, wait for its network (D15).
 /// With a stopwatch, the start ends the instance's downtime.
+/// Starts the instance and waits for its network; `downtime` ends when it
+/// has an IPv4 address (or, without the wait, when it has started).
 pub fn start_and_wait(b: &mut Builder, inst: &Instance, downtime: Option<Timer>) {
     let name = &inst.name;
     let mut start = Step::new(
@@ -334,12 +335,19 @@ pub fn start_and_wait(b: &mut Builder, inst: &Instance, downtime: Option<Timer>)
         format!("start instance {name}"),
         Action::Run(vec![b.backend().start(&inst.project, name)]),
     );
-    if let Some(t) = downtime {
+    let wait = b.settings.wait_network;
+    if let Some(t) = downtime.clone()
+        && wait.is_none()
+    {
         start = start.timer(Timer { edge: Edge::Stop, ..t });
     }
     b.step(start);
-    if let Some(seconds) = b.settings.wait_network {
-        wait_network(b, inst, seconds);
+    if let Some(seconds) = wait {
+        let mut step = wait_network_step(b, &inst.name, &inst.project, seconds);
+        if let Some(t) = downtime {
+            step = step.timer(Timer { edge: Edge::Stop, ..t });
+        }
+        b.step(step);
     }
 }
 
@@ -349,10 +357,16 @@ pub fn wait_network(b: &mut Builder, inst: &Instance, seconds: u32) {
 
 /// Waits up to `seconds` for an IPv4 address of the instance `name`.
 pub fn wait_network_of(b: &mut Builder, name: &str, project: &str, seconds: u32) {
+    let step = wait_network_step(b, name, project, seconds);
+    b.step(step);
+}
+
+/// The step that waits for an IPv4 address of the instance `name`.
+pub fn wait_network_step(b: &mut Builder, name: &str, project: &str, seconds: u32) -> Step {
     let be = b.backend();
     let shown = b.var(&["expanded", name]);
     let address = b.var(&["address", name]);
-    b.step(Step::new(
+    Step::new(
         "wait-network",
         Kind::Server,
         format!("wait for an IPv4 address of {name}"),
@@ -364,7 +378,7 @@ pub fn wait_network_of(b: &mut Builder, name: &str, project: &str, seconds: u32)
             seconds,
             address,
         },
-    ));
+    )
 }
 
 /// create-devices: filesystems and device directories only.

@@ -237,11 +237,13 @@ pub enum Cond {
     /// The run-time flag was set by a step that ran.
     Flag(String),
     /// A fact has a line whose first comma-separated field is `key` and,
-    /// when `value` is given, whose second field is `value`.
+    /// when `value` is given, whose field number `column` (2 or more) is
+    /// `value`.
     FactRow {
         fact: String,
         key: String,
         value: Option<String>,
+        column: usize,
     },
     /// The command exits 0 (its output is discarded).
     Succeeds(Cmd),
@@ -271,12 +273,18 @@ impl Cond {
 
     /// A fact row whose first field is `key`.
     pub fn has_key(fact: &str, key: &str) -> Cond {
-        Cond::FactRow { fact: fact.to_string(), key: key.to_string(), value: None }
+        Cond::FactRow { fact: fact.to_string(), key: key.to_string(), value: None, column: 2 }
     }
 
     /// A fact row `key,value,…`.
     pub fn has_row(fact: &str, key: &str, value: &str) -> Cond {
-        Cond::FactRow { fact: fact.to_string(), key: key.to_string(), value: Some(value.to_string()) }
+        Cond::has_cell(fact, key, 2, value)
+    }
+
+    /// A fact row whose first field is `key` and field number `column` is `value`.
+    pub fn has_cell(fact: &str, key: &str, column: usize, value: &str) -> Cond {
+        assert!(column >= 2, "column 1 is the key");
+        Cond::FactRow { fact: fact.to_string(), key: key.to_string(), value: Some(value.to_string()), column }
     }
 
     /// Appends the run-time values the condition reads (facts excluded).
@@ -356,6 +364,9 @@ pub enum Parse {
     Profiles { replace: Option<(String, String)> },
     /// From `config show`: the profile names, as a list.
     ProfileNames,
+    /// From `config show`: `-p NAME` for each profile, as a list of words for
+    /// `create` (`--no-profiles` when there is none).
+    ProfileFlags,
     /// From `config show`: a list of `volatile.<nic>.hwaddr=<mac>` words.
     Hwaddrs,
     /// From `config show`: a list of `volatile.<nic>.hwaddr=` words (unset them).
@@ -384,6 +395,7 @@ impl Parse {
             Parse::Hwaddrs
                 | Parse::HwaddrKeys
                 | Parse::ProfileNames
+                | Parse::ProfileFlags
                 | Parse::Lines
                 | Parse::CsvNames
                 | Parse::After { .. }
@@ -441,6 +453,11 @@ impl Guarded {
     }
 }
 
+/// How often the waits poll: a rebuild's downtime ends when the new instance
+/// has its address, and a poll once a second would add half a second to it
+/// on average (each poll is one client call, ~50-90 ms).
+pub const POLLS_PER_SECOND: u32 = 4;
+
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -454,9 +471,12 @@ pub enum Action {
     Capture { cmd: Cmd, raw: String, outputs: Vec<(String, Parse)> },
     /// Wait for a global IPv4 address (kept in `address`), unless the
     /// instance has no NIC: `show` (its expanded config, kept in `shown`)
-    /// says whether it has one, `list` is polled once a second.
+    /// says whether it has one, read only when the first poll found no
+    /// address (while the instance waits for DHCP anyway); `list` is polled `POLLS_PER_SECOND` times a
+    /// second.
     WaitNetwork { show: Cmd, shown: String, list: Cmd, instance: String, seconds: u32, address: String },
-    /// Wait until a command succeeds in the guest (retrying once a second).
+    /// Wait until a command succeeds in the guest (retried `POLLS_PER_SECOND`
+    /// times a second).
     WaitReady { probe: Cmd, seconds: u32 },
     /// Fail with `message` unless the condition holds (a run-time
     /// assumption that only an earlier step can establish).
@@ -576,7 +596,7 @@ impl Step {
         match &self.action {
             Action::Run(c) | Action::Pipe(c) => out.extend(c.iter()),
             Action::Capture { cmd, .. } => out.push(cmd),
-            Action::WaitNetwork { show, list, .. } => out.extend([show, list]),
+            Action::WaitNetwork { show, list, .. } => out.extend([list, show]),
             Action::WaitReady { probe, .. } => out.push(probe),
             Action::ForEach { cmd, .. } => out.push(cmd),
             Action::Assert { cond, .. } => out.extend(cond.commands()),

@@ -1,13 +1,15 @@
 //! The rebuild plan: a new OS under the same data, IP and profiles.
 //!
 //! The default "recreate" mode keeps the old instance as a fallback under
-//! another name until the new one is configured: it captures the profile
-//! list and NIC MAC addresses, snapshots the non-transient ZFS filesystems,
-//! stops and renames the instance, gives the fallback's MACs up (both
-//! servers refuse to start an instance whose MAC another instance has),
-//! brings the instance profile up to date, creates the new instance with
-//! the captured profiles and MACs, starts, waits and configures it, and only
-//! then deletes the fallback. An undo window from the stop to the end of
+//! another name until the new one is configured. While the old instance
+//! still runs, it captures the profile list and NIC MAC addresses,
+//! snapshots the non-transient ZFS filesystems, brings the instance profile
+//! up to date and prepares the new instance under a temporary name with the
+//! captured profiles and MACs. Then the downtime: stop, rename the old
+//! instance to its fallback name, give its MACs up (both servers refuse to
+//! start an instance whose MAC another instance has), give the new one the
+//! name, start it and wait for its address. It is configured, and only then
+//! the fallback deleted. An undo window from the first change to the end of
 //! the configuration puts the old instance back if any of it fails.
 //! `--native` uses the server's own `rebuild` instead.
 
@@ -204,6 +206,7 @@ if configuration fails"
 
 /// The run-time names of what the capture step read.
 struct Captured {
+    /// `-p NAME` words for `create`.
     profiles: String,
     macs: String,
     clear: String,
@@ -220,7 +223,7 @@ fn capture(b: &mut Builder, inst: &Instance, o: &RebuildOptions) -> Captured {
     };
     let mut outputs = Vec::new();
     if !o.skip_profiles {
-        outputs.push((c.profiles.clone(), Parse::Profiles { replace: None }));
+        outputs.push((c.profiles.clone(), Parse::ProfileFlags));
     }
     if !o.skip_ip {
         outputs.push((c.macs.clone(), Parse::Hwaddrs));
@@ -242,11 +245,15 @@ fn capture(b: &mut Builder, inst: &Instance, o: &RebuildOptions) -> Captured {
     c
 }
 
-/// The flags and values the undo reads: whether the new instance was
-/// created, whether the old one was renamed, its MAC addresses, and the
-/// instance profile's previous content (or that this run created it).
+/// The flags and values the undo reads.
 struct Flags {
-    created: String,
+    /// The new instance exists under its temporary name.
+    prepared: String,
+    /// ... and has taken the instance's name.
+    swapped: String,
+    /// The old instance was stopped by this run.
+    stopped: String,
+    /// ... and renamed to its fallback name.
     renamed: String,
     macs: String,
     profile_saved: String,
@@ -254,8 +261,10 @@ struct Flags {
     profile_created: String,
 }
 
-/// The undo of the recreate window: delete the new instance, give the
-/// fallback its MACs and name back, start it; then say where the snapshots are.
+/// The undo of the recreate window: the new instance goes (under whichever
+/// name it has), the instance profile is as it was, the fallback gets its
+/// MACs and name back and, if this run stopped it, starts again; then where
+/// the snapshots are.
 fn put_back(
     b: &Builder,
     inst: &Instance,
@@ -265,8 +274,17 @@ fn put_back(
 ) -> (Vec<Guarded>, Vec<Word>) {
     let be = b.backend();
     let (p, name) = (&inst.project, &inst.name);
-    let fb = fallback_name(name);
-    let mut cmds = vec![Guarded::new(be.delete_force(p, name), Some(Cond::Flag(f.created.clone())))];
+    let (fb, tmp) = (fallback_name(name), new_name(name));
+    let mut cmds = vec![
+        Guarded::new(
+            be.delete_force(p, &tmp),
+            Some(Cond::And(vec![
+                Cond::Flag(f.prepared.clone()),
+                Cond::negate(Cond::Flag(f.swapped.clone())),
+            ])),
+        ),
+        Guarded::new(be.delete_force(p, name), Some(Cond::Flag(f.swapped.clone()))),
+    ];
     // The old instance starts again with its profile as it was.
     cmds.push(Guarded::new(
         be.profile_restore(p, &inst.profile, Word::var(&f.profile_text)),
@@ -283,8 +301,8 @@ fn put_back(
         ));
     }
     cmds.push(Guarded::new(be.rename(p, &fb, name), Some(Cond::Flag(f.renamed.clone()))));
-    cmds.push(Guarded::new(be.start(p, name), None));
-    let mut message = vec![Word::lit(format!("{name} is back on its old instance (started)"))];
+    cmds.push(Guarded::new(be.start(p, name), Some(Cond::Flag(f.stopped.clone()))));
+    let mut message = vec![Word::lit(format!("{name} is back on its old instance"))];
     if let Some((v, datasets)) = snap {
         message.push(Word::lit("; ZFS snapshots taken before the rebuild:"));
         for d in datasets {
@@ -294,32 +312,46 @@ fn put_back(
     (cmds, message)
 }
 
-/// What puts the old instance back, for the window opened at the stop.
+/// What puts the old instance back, for the window opened before the first change.
 struct RecreateUndo {
     window: crate::plan::builder::UndoWindow,
     cmds: Vec<Guarded>,
     message: Vec<Word>,
 }
 
-/// The recreate mode up to the new instance's network.
+const NEW_SUFFIX: &str = "-lxops-new";
+
+/// The name the new instance is prepared under while the old one runs.
+pub fn new_name(name: &str) -> String {
+    format!("{name}{NEW_SUFFIX}")
+}
+
+/// The recreate mode up to the new instance's network. Everything that can
+/// happen while the old instance runs does: the instance profile, the new
+/// instance (under a temporary name, with the old one's profiles and MAC
+/// addresses — servers accept a MAC another instance has until both run).
+/// The downtime is only the stop, two renames, the MAC release and the start.
 fn recreate(b: &mut Builder, inst: &Instance, o: &RebuildOptions) -> RecreateUndo {
     let be = b.backend();
     let name = &inst.name;
     let p = &inst.project;
-    let fb = fallback_name(name);
+    let (fb, tmp) = (fallback_name(name), new_name(name));
     b.lock(&fb);
+    b.lock(&tmp);
     let instances = b.instances(p);
     let profiles = b.profiles(p);
     b.plan.notes.push(format!(
-        "{name}: the old instance is kept as {fb} until the new one is configured, then deleted with \
-its instance snapshots; data on the config's filesystems is kept"
+        "{name}: the new instance is prepared as {tmp} while {name} runs; the old instance is kept as {fb} \
+until the new one is configured, then deleted with its instance snapshots; data on the config's filesystems is kept"
     ));
-    b.check(
-        format!("no instance is called {fb} (the fallback name)"),
-        Cond::negate(Cond::has_key(&instances, &fb)),
-        format!("instance {fb} exists, probably left by an interrupted rebuild"),
-        format!("inspect it; delete it ({} delete {fb}) or rename it back to {name}", be.cli()),
-    );
+    for other in [&fb, &tmp] {
+        b.check(
+            format!("no instance is called {other}"),
+            Cond::negate(Cond::has_key(&instances, other)),
+            format!("instance {other} exists, probably left by an interrupted rebuild"),
+            format!("inspect it; delete it ({} delete {other}), or rename it back to {name}", be.cli()),
+        );
+    }
     let Captured { profiles: prof_var, macs, clear } = capture(b, inst, o);
     let profile_raw = b.var(&["profile", "raw", name]);
     let profile_text = b.var(&["profile", "before", name]);
@@ -340,8 +372,66 @@ its instance snapshots; data on the config's filesystems is kept"
     );
     let snap = if o.no_snapshot { None } else { snapshot_steps(b, inst) };
     let window = b.open_undo();
+    let profile_created = b.var(&["profile", "created", name]);
+    b.step(
+        Step::new(
+            "profile-create",
+            Kind::Server,
+            format!("create profile {} if missing", inst.profile),
+            Action::Run(vec![be.profile_create(p, &inst.profile)]),
+        )
+        .skip_if(Cond::has_key(&profiles, &inst.profile), "the profile exists")
+        .sets(profile_created.clone()),
+    );
+    b.step(
+        Step::new(
+            "profile-update",
+            Kind::Server,
+            format!("bring profile {} up to date with the config", inst.profile),
+            Action::Run(vec![be.profile_edit(p, &inst.profile, lifecycle::profile_yaml(inst))]),
+        )
+        .origin(origin(inst.merged.origins.field("profile-pattern", &inst.config_file), "devices")),
+    );
+    let prepared = b.var(&["prepared", name]);
+    // The new instance gets the old one's profiles when it is created (one
+    // call), or the config's with --skip-profiles.
+    let create = if o.skip_profiles {
+        be.create(p, &inst.image, &tmp, &lifecycle::launch_profiles(inst), &inst.lxc_options)
+    } else {
+        let mut c = be.create(p, &inst.image, &tmp, &[], &[]).push(Word::list(&prof_var));
+        for opt in &inst.lxc_options {
+            c = c.push(opt.as_str());
+        }
+        c
+    };
+    b.step(
+        Step::new(
+            "prepare",
+            Kind::Server,
+            format!(
+                "create the new instance as {tmp} from image {}{} (the old one still runs)",
+                inst.image,
+                if o.skip_profiles { String::new() } else { format!(" with {name}'s profiles") }
+            ),
+            Action::Run(vec![create]),
+        )
+        .origin(origin(inst.merged.origins.field("image", &inst.config_file), "image"))
+        .sets(prepared.clone()),
+    );
+    if !o.skip_ip {
+        b.step(
+            Step::new(
+                "macs",
+                Kind::Server,
+                format!("give {tmp} {name}'s MAC addresses"),
+                Action::Run(vec![be.config_set(p, &tmp, Word::list(&macs))]),
+            )
+            .skip_if(Cond::ListEmpty(macs.clone()), "the old instance has no MAC address"),
+        );
+    }
     let watch = stopwatch(b, name);
-    let stop = lifecycle::stop_step(b, inst).timer(watch.clone());
+    let stopped = b.var(&["stopped", name]);
+    let stop = lifecycle::stop_step(b, inst).timer(watch.clone()).sets(stopped.clone());
     b.step(stop);
     let renamed = b.var(&["renamed", name]);
     b.step(
@@ -364,50 +454,27 @@ its instance snapshots; data on the config's filesystems is kept"
             .skip_if(Cond::ListEmpty(clear.clone()), "the instance has no MAC address"),
         );
     }
-    let profile_created = b.var(&["profile", "created", name]);
+    let swapped = b.var(&["swapped", name]);
     b.step(
         Step::new(
-            "profile-create",
+            "swap",
             Kind::Server,
-            format!("create profile {} if missing", inst.profile),
-            Action::Run(vec![be.profile_create(p, &inst.profile)]),
+            format!("give the new instance the name {name}"),
+            Action::Run(vec![be.rename(p, &tmp, name)]),
         )
-        .skip_if(Cond::has_key(&profiles, &inst.profile), "the profile exists")
-        .sets(profile_created.clone()),
+        .sets(swapped.clone()),
     );
-    b.step(
-        Step::new(
-            "profile-update",
-            Kind::Server,
-            format!("bring profile {} up to date with the config", inst.profile),
-            Action::Run(vec![be.profile_edit(p, &inst.profile, lifecycle::profile_yaml(inst))]),
-        )
-        .origin(origin(inst.merged.origins.field("profile-pattern", &inst.config_file), "devices")),
-    );
-    let created = b.var(&["created", name]);
-    let create = lifecycle::create_step(b, inst).sets(created.clone());
-    b.step(create);
-    if !o.skip_profiles {
-        b.step(Step::new(
-            "profiles",
-            Kind::Server,
-            format!("give {name} its previous profiles"),
-            Action::Run(vec![be.profile_assign(p, name, Word::var(&prof_var))]),
-        ));
-    }
-    if !o.skip_ip {
-        b.step(
-            Step::new(
-                "macs",
-                Kind::Server,
-                format!("give {name} its previous MAC addresses"),
-                Action::Run(vec![be.config_set(p, name, Word::list(&macs))]),
-            )
-            .skip_if(Cond::ListEmpty(macs.clone()), "the old instance had no MAC address"),
-        );
-    }
     lifecycle::start_and_wait(b, inst, Some(watch));
-    let flags = Flags { created, renamed, macs: macs.clone(), profile_saved, profile_text, profile_created };
+    let flags = Flags {
+        prepared,
+        swapped,
+        stopped,
+        renamed,
+        macs: macs.clone(),
+        profile_saved,
+        profile_text,
+        profile_created,
+    };
     let (cmds, message) = put_back(b, inst, o, &flags, snap);
     RecreateUndo { window, cmds, message }
 }

@@ -134,7 +134,7 @@ enum JsonCond {
     EmptyOrAbsent(String),
     RealDir(String),
     Flag(String),
-    FactRow { fact: String, key: String, value: Option<String> },
+    FactRow { fact: String, key: String, value: Option<String>, column: usize },
     Succeeds(JsonCmd),
     Prints { cmd: JsonCmd, want: String },
     ListEmpty(String),
@@ -168,6 +168,7 @@ enum JsonAction {
     WaitNetwork {
         instance: String,
         seconds: u32,
+        /// Run after the first poll found no address.
         nic_probe: JsonCmd,
         shown: String,
         poll: JsonCmd,
@@ -234,8 +235,8 @@ fn cond(c: &Cond) -> JsonCond {
         Cond::EmptyOrAbsent(p) => JsonCond::EmptyOrAbsent(p.clone()),
         Cond::RealDir(p) => JsonCond::RealDir(p.clone()),
         Cond::Flag(v) => JsonCond::Flag(v.clone()),
-        Cond::FactRow { fact, key, value } => {
-            JsonCond::FactRow { fact: fact.clone(), key: key.clone(), value: value.clone() }
+        Cond::FactRow { fact, key, value, column } => {
+            JsonCond::FactRow { fact: fact.clone(), key: key.clone(), value: value.clone(), column: *column }
         }
         Cond::Succeeds(c) => JsonCond::Succeeds(cmd(c)),
         Cond::Prints { cmd: c, want } => JsonCond::Prints { cmd: cmd(c), want: want.clone() },
@@ -262,6 +263,7 @@ fn parse_name(p: &m::Parse) -> &'static str {
         m::Parse::Text => "text",
         m::Parse::Profiles { .. } => "profiles",
         m::Parse::ProfileNames => "profile_names",
+        m::Parse::ProfileFlags => "profile_flags",
         m::Parse::Hwaddrs => "hwaddrs",
         m::Parse::HwaddrKeys => "hwaddr_keys",
         m::Parse::Lines => "lines",

@@ -6,7 +6,7 @@
 //! `runtime::text` (or quoted), so none can forge or erase a line of the
 //! plan being reviewed. Nothing is executed.
 
-use crate::plan::model::{Action, Edge, Guarded, Parse, Plan, Step};
+use crate::plan::model::{Action, Edge, Guarded, POLLS_PER_SECOND, Parse, Plan, Step};
 use crate::render::{describe, display_cmd};
 use crate::runtime::text::text;
 use std::fmt::Write;
@@ -113,6 +113,7 @@ fn step(s: &mut String, k: usize, width: usize, st: &Step) {
                         format!("the profile list with {o} replaced by {n}")
                     }
                     Parse::ProfileNames => "the profile names".to_string(),
+                    Parse::ProfileFlags => "`-p NAME` for each profile".to_string(),
                     Parse::Hwaddrs => "the NICs' MAC addresses".to_string(),
                     Parse::HwaddrKeys => "the NICs' MAC address keys".to_string(),
                     Parse::Lines => "the lines".to_string(),
@@ -127,11 +128,15 @@ fn step(s: &mut String, k: usize, width: usize, st: &Step) {
             }
         }
         Action::WaitNetwork { show, list, seconds, address, .. } => {
-            let _ = writeln!(s, "{pad}$ {}   (no NIC: nothing to wait for)", display_cmd(show));
             let _ = writeln!(
                 s,
-                "{pad}poll `{}` once a second, up to {seconds} s: ${address} = the first IPv4 address",
+                "{pad}poll `{}` {POLLS_PER_SECOND} times a second, up to {seconds} s: ${address} = the first IPv4 address",
                 display_cmd(list)
+            );
+            let _ = writeln!(
+                s,
+                "{pad}$ {}   (after the first poll; no NIC: nothing to wait for)",
+                display_cmd(show)
             );
         }
         Action::ForEach { list, item, unless_in, cmd, collect, tolerant } => {
@@ -146,7 +151,11 @@ fn step(s: &mut String, k: usize, width: usize, st: &Step) {
             }
         }
         Action::WaitReady { probe, seconds } => {
-            let _ = writeln!(s, "{pad}retry `{}` once a second, up to {seconds} s", display_cmd(probe));
+            let _ = writeln!(
+                s,
+                "{pad}retry `{}` {POLLS_PER_SECOND} times a second, up to {seconds} s",
+                display_cmd(probe)
+            );
         }
         Action::Assert { cond, message } => {
             let _ = writeln!(s, "{pad}fails unless {} ({})", describe(cond), text(message));

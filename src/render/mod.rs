@@ -51,8 +51,13 @@ pub fn describe(c: &Cond) -> String {
         Cond::EmptyOrAbsent(p) => format!("{} is empty or absent", text(p)),
         Cond::RealDir(p) => format!("{} is a directory not reached through a symbolic link", text(p)),
         Cond::Flag(v) => format!("{v} was set by an earlier step"),
-        Cond::FactRow { fact, key, value: None } => format!("{} is in {fact}", text(key)),
-        Cond::FactRow { fact, key, value: Some(v) } => format!("{} is {} in {fact}", text(key), text(v)),
+        Cond::FactRow { fact, key, value: None, .. } => format!("{} is in {fact}", text(key)),
+        Cond::FactRow { fact, key, value: Some(v), column: 2 } => {
+            format!("{} is {} in {fact}", text(key), text(v))
+        }
+        Cond::FactRow { fact, key, value: Some(v), column } => {
+            format!("{} is {} in {fact} (field {column})", text(key), text(v))
+        }
         Cond::Succeeds(cmd) => format!("`{}` succeeds", display_cmd(cmd)),
         Cond::Prints { cmd, want } => format!("`{}` prints {}", display_cmd(cmd), quote(want)),
         Cond::ListEmpty(v) => format!("${v} is empty"),

@@ -6,7 +6,7 @@
 //! `text::show`) and trace the same records; an action that finds nothing
 //! to do (an instance without a NIC) reports the step as skipped in both.
 
-use crate::plan::model::{Action, Cmd};
+use crate::plan::model::{Action, Cmd, POLLS_PER_SECOND};
 use crate::runtime::cmd::{self, Out, normalize};
 use crate::runtime::parse::{self, Parsed};
 use crate::runtime::quote::quote;
@@ -68,35 +68,41 @@ lxops_ipv4_of() {
   done <<<"$2"
   return 1
 }
-# lxops_wait_network VAR SECONDS NAME SHOWN ARGV...: unless SHOWN (the
-# expanded config) has no NIC, polls ARGV once a second for NAME's IPv4
-# address, up to SECONDS times, into VAR.
-lxops_wait_network() {
+# lxops_poll_ipv4 VAR NAME ARGV...: runs ARGV once; NAME's IPv4 address in
+# its output goes into VAR (status 1 when there is none yet).
+lxops_poll_ipv4() {
   local -n __lxops_addr=$1
-  local var=$1 seconds=$2 name=$3 shown=$4 i out
-  shift 4
+  local var=$1 name=$2 out
+  shift 2
+  out=$("$@" 2>/dev/null | tr -d '\000') || out=''
+  __lxops_addr=$(lxops_ipv4_of "$name" "$out") || return 1
+  lxops_value "$var" "$__lxops_addr"
+}
+# lxops_wait_network VAR SECONDS TRIES PAUSE NAME SHOWN ARGV...: unless SHOWN
+# (the expanded config) has no NIC, polls ARGV for NAME's IPv4 address into
+# VAR, up to TRIES times, PAUSE seconds apart.
+lxops_wait_network() {
+  local var=$1 seconds=$2 tries=$3 pause=$4 name=$5 shown=$6 i
+  shift 6
   if ! lxops_has_nic "$shown"; then
     lxops_skip 'the instance has no network interface'
     return 0
   fi
-  for ((i = 0; i < seconds; i++)); do
-    out=$("$@" 2>/dev/null | tr -d '\000') || out=''
-    if __lxops_addr=$(lxops_ipv4_of "$name" "$out"); then
-      lxops_value "$var" "$__lxops_addr"
-      return 0
-    fi
-    sleep 1
+  for ((i = 0; i < tries; i++)); do
+    lxops_poll_ipv4 "$var" "$name" "$@" && return 0
+    sleep "$pause"
   done
   lxops_say "    no IPv4 address for $name after $seconds s"
   return 1
 }
-# lxops_wait_ready SECONDS ARGV...: retries ARGV once a second until it succeeds.
+# lxops_wait_ready SECONDS TRIES PAUSE ARGV...: retries ARGV up to TRIES times,
+# PAUSE seconds apart, until it succeeds.
 lxops_wait_ready() {
-  local seconds=$1 i
-  shift
-  for ((i = 0; i < seconds; i++)); do
+  local seconds=$1 tries=$2 pause=$3 i
+  shift 3
+  for ((i = 0; i < tries; i++)); do
     "$@" >/dev/null 2>&1 && return 0
-    sleep 1
+    sleep "$pause"
   done
   lxops_say "    the instance did not answer within $seconds s"
   return 1
@@ -112,34 +118,51 @@ pub fn bash(sh: &mut Sh, a: &Action) {
             }
         }
         Action::Pipe(cmds) => {
-            let (line, docs) = cmd::pipeline(cmds);
+            let (line, docs) = cmd::pipeline(sh, cmds);
             sh.line(line);
             sh.docs(&docs);
         }
         Action::Capture { cmd: c, raw, outputs } => {
             capture_bash(sh, c, raw);
             for (var, p) in outputs {
-                sh.line(parse::bash(p, var, raw));
+                let line = parse::bash(sh, p, var, raw);
+                sh.line(line);
                 if p.is_list() {
-                    sh.line(format!("lxops_values {var} \"${{{var}[@]}}\""));
+                    let h = sh.uses("lxops_values");
+                    sh.line(format!("{h} {var} \"${{{var}[@]}}\""));
                 } else {
-                    sh.line(format!("lxops_value {var} \"${var}\""));
+                    let h = sh.uses("lxops_value");
+                    sh.line(format!("{h} {var} \"${var}\""));
                 }
             }
         }
         Action::WaitNetwork { show, shown, list, instance, seconds, address } => {
+            // The expanded config is read only when the first poll found no
+            // address: while the instance waits for DHCP, not before.
+            let (name, list) = (quote(instance), cmd::words(list));
+            let poll = sh.uses("lxops_poll_ipv4");
+            sh.open(format!("if ! {poll} {address} {name} {list}; then"));
             capture_bash(sh, show, shown);
+            let wait = sh.uses("lxops_wait_network");
             sh.line(format!(
-                "lxops_wait_network {address} {seconds} {} \"${shown}\" {}",
-                quote(instance),
-                cmd::words(list)
+                "{wait} {address} {seconds} {} {} {name} \"${shown}\" {list}",
+                seconds * POLLS_PER_SECOND,
+                pause(),
             ));
+            sh.close("fi");
         }
         Action::WaitReady { probe, seconds } => {
-            sh.line(format!("lxops_wait_ready {seconds} {}", cmd::words(probe)));
+            let wait = sh.uses("lxops_wait_ready");
+            sh.line(format!(
+                "{wait} {seconds} {} {} {}",
+                seconds * POLLS_PER_SECOND,
+                pause(),
+                cmd::words(probe)
+            ));
         }
         Action::Assert { cond, message } => {
-            sh.open(format!("if ! {}; then", crate::runtime::cond::group(cond)));
+            let cond = crate::runtime::cond::group(sh, cond);
+            sh.open(format!("if ! {cond}; then"));
             sh.line(format!("lxops_say {}", quote(&format!("    {}", crate::runtime::text::text(message)))));
             sh.line("false");
             sh.close("fi");
@@ -150,7 +173,8 @@ pub fn bash(sh: &mut Sh, a: &Action) {
             }
             sh.open(format!("for {item} in \"${{{list}[@]}}\"; do"));
             if let Some(f) = unless_in {
-                sh.line(format!("lxops_row \"${f}\" \"${item}\" && continue"));
+                let row = sh.uses("lxops_row");
+                sh.line(format!("{row} \"${f}\" \"${item}\" && continue"));
             }
             let after = if *tolerant {
                 format!(" || {{ lxops_say \"    failed: $(lxops_show \"${item}\")\"; continue; }}")
@@ -163,7 +187,8 @@ pub fn bash(sh: &mut Sh, a: &Action) {
             }
             sh.close("done");
             if let Some(v) = collect {
-                sh.line(format!("lxops_values {v} \"${{{v}[@]}}\""));
+                let h = sh.uses("lxops_values");
+                sh.line(format!("{h} {v} \"${{{v}[@]}}\""));
             }
         }
     }
@@ -207,6 +232,19 @@ impl Runner {
         Ok(out)
     }
 
+    /// One poll for `instance`'s IPv4 address, kept in `address` (the Rust
+    /// half of `lxops_poll_ipv4`).
+    fn poll_ipv4(&mut self, list: &Cmd, instance: &str, address: &str) -> bool {
+        let out = match self.spawn(list, Out::CaptureQuiet) {
+            Ok(f) if f.status == 0 => normalize(&f.stdout),
+            _ => Vec::new(),
+        };
+        let Some(ip) = ipv4_of(&out, instance.as_bytes()) else { return false };
+        self.vars.insert(address.to_string(), ip.clone());
+        self.value(address, &ip);
+        true
+    }
+
     /// The Rust half of [`bash`].
     pub fn act(&mut self, a: &Action) -> Result<Outcome, RunError> {
         match a {
@@ -237,32 +275,30 @@ impl Runner {
                 }
             }
             Action::WaitNetwork { show: s, shown, list, instance, seconds, address } => {
+                // As the script: one poll, then the NIC check, then the polls.
+                if self.poll_ipv4(list, instance, address) {
+                    return Ok(Outcome::Ran);
+                }
                 let text = self.capture(s, shown)?;
                 if !has_nic(&text) {
                     return Ok(Outcome::Skipped("the instance has no network interface".into()));
                 }
-                for _ in 0..*seconds {
-                    let out = match self.spawn(list, Out::CaptureQuiet) {
-                        Ok(f) if f.status == 0 => normalize(&f.stdout),
-                        _ => Vec::new(),
-                    };
-                    if let Some(ip) = ipv4_of(&out, instance.as_bytes()) {
-                        self.vars.insert(address.clone(), ip.clone());
-                        self.value(address, &ip);
+                for _ in 0..seconds * POLLS_PER_SECOND {
+                    if self.poll_ipv4(list, instance, address) {
                         return Ok(Outcome::Ran);
                     }
-                    std::thread::sleep(Duration::from_secs(1));
+                    std::thread::sleep(Duration::from_millis(1000 / u64::from(POLLS_PER_SECOND)));
                 }
                 let msg = format!("no IPv4 address for {instance} after {seconds} s");
                 self.say(&format!("    {msg}"));
                 return Err(RunError(msg));
             }
             Action::WaitReady { probe, seconds } => {
-                for _ in 0..*seconds {
+                for _ in 0..seconds * POLLS_PER_SECOND {
                     if self.spawn(probe, Out::Discard)?.status == 0 {
                         return Ok(Outcome::Ran);
                     }
-                    std::thread::sleep(Duration::from_secs(1));
+                    std::thread::sleep(Duration::from_millis(1000 / u64::from(POLLS_PER_SECOND)));
                 }
                 let msg = format!("the instance did not answer within {seconds} s");
                 self.say(&format!("    {msg}"));
@@ -278,7 +314,7 @@ impl Runner {
                 let mut done = Vec::new();
                 for e in self.list(list).to_vec() {
                     if let Some(f) = unless_in
-                        && crate::runtime::cond::row(self.var(f), &e, None)
+                        && crate::runtime::cond::row(self.var(f), &e, None, 2)
                     {
                         continue;
                     }
@@ -332,6 +368,11 @@ pub fn ipv4_of(csv: &[u8], name: &[u8]) -> Option<Vec<u8>> {
                 })
         })
         .map(<[u8]>::to_vec)
+}
+
+/// The pause between two polls, as `sleep` takes it (0.25 for four a second).
+fn pause() -> String {
+    format!("{}", 1.0 / f64::from(POLLS_PER_SECOND))
 }
 
 #[cfg(test)]

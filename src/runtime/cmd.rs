@@ -14,7 +14,7 @@
 use crate::plan::model::{Cmd, Input, Part, Sink, Target, Word};
 use crate::runtime::quote::{posix_line, quote};
 use crate::runtime::text::show;
-use crate::runtime::{RunError, Runner};
+use crate::runtime::{RunError, Runner, Sh};
 use base64::Engine;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
@@ -70,9 +70,31 @@ pub struct ShCmd {
     words: String,
     stdin: ShIn,
     stdout: Option<String>,
+    /// Run through `lxops_run`.
+    reported: bool,
+    /// Run over ssh (its words call `lxops_qp`).
+    remote: bool,
 }
 
 impl ShCmd {
+    /// The helpers the rendered command calls.
+    pub fn helpers(&self) -> Vec<&'static str> {
+        let mut h = Vec::new();
+        if self.reported {
+            h.push("lxops_run");
+        }
+        if self.stdout.is_some() {
+            h.push("lxops_output");
+        }
+        if matches!(self.stdin, ShIn::File(_)) {
+            h.push("lxops_input");
+        }
+        if self.remote {
+            h.push("lxops_qp");
+        }
+        h
+    }
+
     /// The line that runs the command, and the here-document that follows it.
     pub fn head(&self) -> (String, Option<(&str, &str)>) {
         // Files are opened by `lxops_input` and `lxops_output`, which report a file
@@ -93,6 +115,7 @@ impl ShCmd {
     /// The same command run through `lxops_run`, which reports its failure.
     pub fn reported(mut self) -> ShCmd {
         self.words = format!("lxops_run {}", self.words);
+        self.reported = true;
         self
     }
 }
@@ -142,16 +165,22 @@ pub fn sh(c: &Cmd) -> ShCmd {
         Sink::Log => None,
         Sink::File(w) => Some(word(w)),
     };
-    ShCmd { words: words(c), stdin, stdout }
+    let remote = matches!(c.target, Target::Ssh { .. });
+    ShCmd { words: words(c), stdin, stdout, reported: false, remote }
 }
 
 /// A pipeline as one bash line: every member's input and output, and the
 /// report naming the statuses when any member fails.
-pub fn pipeline(cmds: &[Cmd]) -> (String, Vec<(String, String)>) {
+pub fn pipeline(out: &mut Sh, cmds: &[Cmd]) -> (String, Vec<(String, String)>) {
     let mut parts = Vec::new();
     let mut docs = Vec::new();
+    out.uses("lxops_pipe_failed");
+    out.uses("lxops_qp");
     for c in cmds {
         let rendered = sh(c);
+        for h in rendered.helpers() {
+            out.uses(h);
+        }
         let (head, doc) = rendered.head();
         parts.push(head);
         if let Some((d, b)) = doc {
@@ -312,7 +341,7 @@ impl Runner {
         Ok(match (out, &c.stdout) {
             (Out::Capture | Out::CaptureQuiet, _) => Stdio::piped(),
             (Out::Discard, _) => Stdio::null(),
-            (Out::AsPlanned, Sink::Log) => stderr_stdio(),
+            (Out::AsPlanned, Sink::Log) => self.log_stdio(),
             (Out::AsPlanned, Sink::File(w)) => {
                 let p = self.word(w);
                 let f = std::fs::File::create(OsStr::from_bytes(&p)).map_err(|e| {
@@ -329,8 +358,20 @@ impl Runner {
     fn start(&self, argv: &[Vec<u8>], stdin: Stdio, stdout: Stdio, quiet: bool) -> std::io::Result<Child> {
         let mut cmd = Command::new(OsStr::from_bytes(&argv[0]));
         cmd.args(argv[1..].iter().map(|a| OsStr::from_bytes(a)));
-        cmd.stdin(stdin).stdout(stdout).stderr(if quiet { Stdio::null() } else { stderr_stdio() });
+        cmd.stdin(stdin).stdout(stdout).stderr(if quiet { Stdio::null() } else { self.log_stdio() });
+        if let Some((name, _)) = &self.unit {
+            cmd.env("LXOPS_UNIT", name);
+        }
         cmd.spawn()
+    }
+
+    /// Where a command's messages go: the run's standard error, or the
+    /// unit's output in a plan of several instances.
+    fn log_stdio(&self) -> Stdio {
+        match &self.unit {
+            Some((_, w)) => w.try_clone().map(Stdio::from).unwrap_or_else(|_| stderr_stdio()),
+            None => stderr_stdio(),
+        }
     }
 
     /// Runs a command to its end.
@@ -402,8 +443,16 @@ impl Runner {
             }
             if crate::runtime::signals::interrupted().is_none() {
                 crate::runtime::signals::note(n);
-                self.say(&format!("lxops: interrupted by SIG{name}"));
             }
+        }
+        // Every runner (one per unit running) passes the interruption on to
+        // its own commands, once.
+        if let Some(n) = crate::runtime::signals::interrupted()
+            && !self.undoing.get()
+            && !self.forwarded.get()
+        {
+            self.forwarded.set(true);
+            self.say(&format!("lxops: interrupted by SIG{}", crate::runtime::signals::name(n)));
             for pid in pids {
                 crate::runtime::signals::forward(*pid, n);
             }

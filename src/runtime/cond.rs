@@ -12,32 +12,37 @@
 use crate::plan::model::Cond;
 use crate::runtime::cmd::{self, Out, normalize};
 use crate::runtime::quote::quote;
-use crate::runtime::{RunError, Runner};
+use crate::runtime::{RunError, Runner, Sh};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-/// Whether `fact` has a row `key[,value…]` (the Rust half of `lxops_row`).
-pub fn row(fact: &[u8], key: &[u8], value: Option<&[u8]>) -> bool {
+/// Whether `fact` has a row whose first field is `key` (and whose field
+/// number `column` is `value`, when given): the Rust half of `lxops_row`.
+pub fn row(fact: &[u8], key: &[u8], value: Option<&[u8]>, column: usize) -> bool {
     fact.split(|b| *b == b'\n').any(|line| {
         let mut fields = line.split(|b| *b == b',');
         fields.next() == Some(key)
             && match value {
                 None => true,
-                Some(v) => fields.next() == Some(v),
+                Some(v) => fields.nth(column - 2) == Some(v),
             }
     })
 }
 
 /// The bash half of facts and conditions.
-pub const BASH: &str = r#"# lxops_row FACT KEY [VALUE]: FACT has a line whose first comma-separated
-# field is KEY (and whose second field is VALUE, when given).
+pub const BASH: &str = r#"# lxops_row FACT KEY [VALUE [COLUMN]]: FACT has a line whose first
+# comma-separated field is KEY (and whose field number COLUMN, 2 unless
+# given, is VALUE, when given).
 lxops_row() {
-  local LC_ALL=C line rest
+  local LC_ALL=C line rest col=${4:-2} i
   while IFS= read -r line; do
     [[ ${line%%,*} == "$2" ]] || continue
     [ $# -ge 3 ] || return 0
-    [[ $line == *,* ]] || continue
-    rest=${line#*,}
+    rest=$line
+    for ((i = 1; i < col; i++)); do
+      [[ $rest == *,* ]] || continue 2
+      rest=${rest#*,}
+    done
     [[ ${rest%%,*} == "$3" ]] && return 0
   done <<<"$1"
   return 1
@@ -75,47 +80,53 @@ lxops_prints() {
 }
 "#;
 
-/// A bash condition that is true exactly when `c` is.
-pub fn bash(c: &Cond) -> String {
+/// A bash condition that is true exactly when `c` is; the helpers it calls
+/// are recorded in `sh`.
+pub fn bash(sh: &mut Sh, c: &Cond) -> String {
     match c {
         Cond::DirExists(p) => format!("[ -d {} ]", quote(p)),
         Cond::FileExists(p) => format!("[ -f {} ]", quote(p)),
-        Cond::EmptyOrAbsent(p) => format!("lxops_empty_or_absent {}", quote(p)),
-        Cond::RealDir(p) => format!("lxops_real_dir {}", quote(p)),
+        Cond::EmptyOrAbsent(p) => format!("{} {}", sh.uses("lxops_empty_or_absent"), quote(p)),
+        Cond::RealDir(p) => format!("{} {}", sh.uses("lxops_real_dir"), quote(p)),
         Cond::Flag(v) => format!("[ \"${v}\" = 1 ]"),
-        Cond::FactRow { fact, key, value } => match value {
-            None => format!("lxops_row \"${fact}\" {}", quote(key)),
-            Some(v) => format!("lxops_row \"${fact}\" {} {}", quote(key), quote(v)),
-        },
+        Cond::FactRow { fact, key, value, column } => {
+            let row = sh.uses("lxops_row");
+            match value {
+                None => format!("{row} \"${fact}\" {}", quote(key)),
+                Some(v) if *column == 2 => format!("{row} \"${fact}\" {} {}", quote(key), quote(v)),
+                Some(v) => format!("{row} \"${fact}\" {} {} {column}", quote(key), quote(v)),
+            }
+        }
         Cond::Succeeds(c) => {
             assert_plain(c);
             format!("{} >/dev/null 2>&1", cmd::words(c))
         }
         Cond::Prints { cmd: c, want } => {
             assert_plain(c);
-            format!("lxops_prints {} {}", quote(want), cmd::words(c))
+            format!("{} {} {}", sh.uses("lxops_prints"), quote(want), cmd::words(c))
         }
         Cond::ListEmpty(v) => format!("[ \"${{#{v}[@]}}\" -eq 0 ]"),
         Cond::ListIs { list, items, ordered } => {
             let words: Vec<String> = items.iter().map(|i| quote(i)).collect();
             let how = if *ordered { "ordered" } else { "any" };
             format!(
-                "lxops_list_is {how} {list}{}{}",
+                "{} {how} {list}{}{}",
+                sh.uses("lxops_list_is"),
                 if words.is_empty() { "" } else { " " },
                 words.join(" ")
             )
         }
-        Cond::Not(inner) => format!("! {}", group(inner)),
-        Cond::And(v) => v.iter().map(group).collect::<Vec<_>>().join(" && "),
-        Cond::Or(v) => v.iter().map(group).collect::<Vec<_>>().join(" || "),
+        Cond::Not(inner) => format!("! {}", group(sh, inner)),
+        Cond::And(v) => v.iter().map(|c| group(sh, c)).collect::<Vec<_>>().join(" && "),
+        Cond::Or(v) => v.iter().map(|c| group(sh, c)).collect::<Vec<_>>().join(" || "),
     }
 }
 
 /// A condition usable as one operand of `!`, `&&` or `||`.
-pub fn group(c: &Cond) -> String {
+pub fn group(sh: &mut Sh, c: &Cond) -> String {
     match c {
-        Cond::And(_) | Cond::Or(_) | Cond::Not(_) => format!("{{ {}; }}", bash(c)),
-        _ => bash(c),
+        Cond::And(_) | Cond::Or(_) | Cond::Not(_) => format!("{{ {}; }}", bash(sh, c)),
+        _ => bash(sh, c),
     }
 }
 
@@ -141,8 +152,8 @@ impl Runner {
             }
             Cond::RealDir(p) => real_dir(p),
             Cond::Flag(v) => self.var(v) == b"1",
-            Cond::FactRow { fact, key, value } => {
-                row(self.var(fact), key.as_bytes(), value.as_deref().map(str::as_bytes))
+            Cond::FactRow { fact, key, value, column } => {
+                row(self.var(fact), key.as_bytes(), value.as_deref().map(str::as_bytes), *column)
             }
             Cond::Succeeds(c) => self.spawn(c, Out::Discard)?.status == 0,
             Cond::Prints { cmd: c, want } => {
@@ -203,12 +214,20 @@ mod tests {
     #[test]
     fn rows() {
         let fact = b"web1,RUNNING\nweb2\nweb3,STOPPED,x\r";
-        assert!(row(fact, b"web1", None));
-        assert!(row(fact, b"web1", Some(b"RUNNING")));
-        assert!(row(fact, b"web2", None));
-        assert!(!row(fact, b"web2", Some(b"web2")));
-        assert!(row(fact, b"web3", Some(b"STOPPED")));
-        assert!(!row(fact, b"web", None));
-        assert!(!row(b"", b"x", None));
+        assert!(row(fact, b"web1", None, 2));
+        assert!(row(fact, b"web1", Some(b"RUNNING"), 2));
+        assert!(row(fact, b"web2", None, 2));
+        assert!(!row(fact, b"web2", Some(b"web2"), 2));
+        assert!(row(fact, b"web3", Some(b"STOPPED"), 2));
+        assert!(!row(fact, b"web3", Some(b"x"), 2));
+        let marks = b"a,RUNNING,incomplete\nb,STOPPED,\nc,RUNNING\n";
+        assert!(row(marks, b"a", Some(b"incomplete"), 3));
+        assert!(!row(marks, b"a", Some(b"RUNNING"), 3));
+        assert!(!row(marks, b"b", Some(b"incomplete"), 3));
+        assert!(row(marks, b"b", Some(b""), 3));
+        assert!(!row(marks, b"c", Some(b"incomplete"), 3));
+        assert!(!row(marks, b"c", Some(b""), 3));
+        assert!(!row(fact, b"web", None, 2));
+        assert!(!row(b"", b"x", None, 2));
     }
 }

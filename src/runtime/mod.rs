@@ -29,17 +29,20 @@ pub mod signals;
 pub mod text;
 pub mod unit;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 
 /// Bash text built with its structure known: every line is written through
 /// [`Sh::line`] (which refuses a newline inside it) at the current depth,
 /// and here-document bodies go out unindented right after the line that
-/// opens them. Nothing is ever searched for or re-indented afterwards.
+/// opens them. Nothing is ever searched for or re-indented afterwards: the
+/// helpers the text calls are recorded where each call is written
+/// ([`Sh::uses`]), so the script defines exactly those.
 #[derive(Default)]
 pub struct Sh {
     out: String,
     depth: usize,
+    uses: BTreeSet<&'static str>,
 }
 
 impl Sh {
@@ -80,9 +83,22 @@ impl Sh {
         self.depth += 1;
     }
 
+    /// Records that the text calls the helper `h`; gives `h` back for the
+    /// format string that writes the call.
+    pub fn uses(&mut self, h: &'static str) -> &'static str {
+        self.uses.insert(h);
+        h
+    }
+
+    /// The helpers the text written so far calls.
+    pub fn used(&self) -> &BTreeSet<&'static str> {
+        &self.uses
+    }
+
     /// A statement around a command: `before` + the command and its
     /// redirections + `after`, then its here-document, if any.
     pub fn command(&mut self, before: &str, c: &cmd::ShCmd, after: &str) {
+        self.uses.extend(c.helpers());
         let (head, doc) = c.head();
         self.line(format!("{before}{head}{after}"));
         if let Some((delim, body)) = doc {
@@ -99,6 +115,15 @@ impl Sh {
             self.out.push_str(delim);
             self.out.push('\n');
         }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
     }
 
     pub fn finish(self) -> String {
@@ -141,6 +166,12 @@ pub struct Runner {
     pub step_no: usize,
     /// Undo or cleanup runs: a signal is reported, not obeyed.
     pub undoing: std::cell::Cell<bool>,
+    /// The run's interruption has been passed to this runner's commands.
+    pub forwarded: std::cell::Cell<bool>,
+    /// In a plan of several instances, the unit this runner runs: its name
+    /// (`LXOPS_UNIT` for its commands) and where its output goes (a pipe to
+    /// the relay that writes the unit's log and prefixes its lines).
+    pub unit: Option<(String, std::io::PipeWriter)>,
     trace: Option<std::fs::File>,
 }
 
@@ -156,8 +187,20 @@ impl Runner {
             unit_name: String::new(),
             step_no: 0,
             undoing: std::cell::Cell::new(false),
+            forwarded: std::cell::Cell::new(false),
+            unit: None,
             trace,
         }
+    }
+
+    /// A runner for one unit of a plan of several instances: the facts read
+    /// so far, its own trace handle, and its output into `writer`.
+    pub fn for_unit(&self, name: &str, writer: std::io::PipeWriter) -> Runner {
+        let mut r = Runner::new(self.sudo);
+        r.vars = self.vars.clone();
+        r.lists = self.lists.clone();
+        r.unit = Some((name.to_string(), writer));
+        r
     }
 
     /// A run-time scalar (empty when unset, as in bash).
@@ -169,16 +212,26 @@ impl Runner {
         self.lists.get(name).map(Vec::as_slice).unwrap_or_default()
     }
 
-    /// A progress line on standard error (the script's `lxops_say`).
+    /// A progress line on standard error (the script's `lxops_say`), or
+    /// into the unit's output.
     pub fn say(&self, line: &str) {
-        let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "{line}");
+        match &self.unit {
+            Some((_, w)) => {
+                let mut w: &std::io::PipeWriter = w;
+                let _ = writeln!(w, "{line}");
+            }
+            None => {
+                let mut e = std::io::stderr().lock();
+                let _ = writeln!(e, "{line}");
+            }
+        }
     }
 
     /// One trace record (the script's `lxops_trace`): fields joined by spaces.
     pub fn trace(&mut self, fields: &[&str]) {
         if let Some(f) = &mut self.trace {
-            let _ = writeln!(f, "{}", fields.join(" "));
+            // One write per record: units running at once append to one file.
+            let _ = f.write_all(format!("{}\n", fields.join(" ")).as_bytes());
         }
     }
 }
@@ -197,23 +250,34 @@ pub fn bash_helpers() -> Vec<&'static str> {
     vec![unit::BASH, text::BASH, quote::BASH, cmd::BASH, cond::BASH, parse::BASH, action::BASH]
 }
 
-/// The helper definitions, one per function: (name, its comment and body).
-fn helper_blocks() -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let mut pending = String::new();
-    for line in bash_helpers().concat().lines() {
-        pending.push_str(line);
-        pending.push('\n');
-        let name = line.split_once("() {").map(|(n, _)| n.to_string());
-        let ends = line.ends_with('}') && (line == "}" || name.is_some());
-        if let Some(n) = name.filter(|n| n.starts_with("lxops_") && !n.contains(' ')) {
-            out.push((n, String::new()));
+/// The helper definitions, one per function: (name, its comment and body,
+/// the helpers its body calls). Read from lxops's own helper text, once.
+fn helper_blocks() -> &'static [(String, String, Vec<usize>)] {
+    static BLOCKS: std::sync::OnceLock<Vec<(String, String, Vec<usize>)>> = std::sync::OnceLock::new();
+    BLOCKS.get_or_init(|| {
+        let mut out: Vec<(String, String, Vec<usize>)> = Vec::new();
+        let mut pending = String::new();
+        for line in bash_helpers().concat().lines() {
+            pending.push_str(line);
+            pending.push('\n');
+            let name = line.split_once("() {").map(|(n, _)| n.to_string());
+            let ends = line.ends_with('}') && (line == "}" || name.is_some());
+            if let Some(n) = name.filter(|n| n.starts_with("lxops_") && !n.contains(' ')) {
+                out.push((n, String::new(), Vec::new()));
+            }
+            if ends && let Some(last) = out.last_mut() {
+                last.1 = std::mem::take(&mut pending);
+            }
         }
-        if ends && let Some(last) = out.last_mut() {
-            last.1 = std::mem::take(&mut pending);
+        let calls: Vec<Vec<usize>> = out
+            .iter()
+            .map(|(_, body, _)| (0..out.len()).filter(|&j| names(body, &out[j].0)).collect())
+            .collect();
+        for (b, c) in out.iter_mut().zip(calls) {
+            b.2 = c;
         }
-    }
-    out
+        out
+    })
 }
 
 /// Whether `text` names `name` as a word (not as part of a longer name).
@@ -226,24 +290,26 @@ fn names(text: &str, name: &str) -> bool {
     })
 }
 
-/// The helpers `script` calls, and the helpers those call, in their order.
-pub fn bash_helpers_for(script: &str) -> String {
+/// The definitions of the helpers `used` names, and of the helpers those
+/// call, in their order. Every name must be a helper's.
+pub fn bash_helpers_for(used: &BTreeSet<&str>) -> String {
     let blocks = helper_blocks();
-    let mut used: Vec<bool> = blocks.iter().map(|(n, _)| names(script, n)).collect();
-    loop {
-        let mut grew = false;
-        for i in 0..blocks.len() {
-            if used[i] {
-                continue;
+    let mut want: Vec<bool> = blocks.iter().map(|(n, _, _)| used.contains(n.as_str())).collect();
+    let unknown: Vec<&&str> = used.iter().filter(|u| !blocks.iter().any(|(n, _, _)| n == **u)).collect();
+    assert!(unknown.is_empty(), "the script calls helpers that do not exist: {unknown:?}");
+    let mut todo: Vec<usize> = (0..blocks.len()).filter(|&i| want[i]).collect();
+    while let Some(i) = todo.pop() {
+        for &j in &blocks[i].2 {
+            if !want[j] {
+                want[j] = true;
+                todo.push(j);
             }
-            if blocks.iter().zip(&used).any(|((_, body), u)| *u && names(body, &blocks[i].0)) {
-                used[i] = true;
-                grew = true;
-            }
-        }
-        if !grew {
-            break;
         }
     }
-    blocks.iter().zip(used).filter(|(_, u)| *u).map(|((_, b), _)| b.as_str()).collect()
+    blocks.iter().zip(want).filter(|(_, w)| *w).map(|((_, b, _), _)| b.as_str()).collect()
+}
+
+/// Every helper's name (for tests that check a script defines what it calls).
+pub fn helper_names() -> Vec<&'static str> {
+    helper_blocks().iter().map(|(n, _, _)| n.as_str()).collect()
 }

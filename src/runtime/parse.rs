@@ -159,6 +159,14 @@ pub fn apply(
         Parse::RandomName { prefix } => Parsed::One(random_name(out, prefix.as_bytes())?),
         Parse::CsvNames => Parsed::Many(csv_names(out)?),
         Parse::ProfileNames => Parsed::Many(profile_names(out)?),
+        Parse::ProfileFlags => {
+            let names = profile_names(out)?;
+            if names.is_empty() {
+                Parsed::Many(vec![b"--no-profiles".to_vec()])
+            } else {
+                Parsed::Many(names.into_iter().flat_map(|n| [b"-p".to_vec(), n]).collect())
+            }
+        }
         Parse::Profiles { replace } => {
             let mut names = profile_names(out)?;
             if let Some((old, new)) = replace {
@@ -186,26 +194,31 @@ pub fn apply_for_test(p: &Parse, out: &[u8]) -> Result<Parsed, String> {
     apply(p, out, &|_| Vec::new())
 }
 
-/// The bash call that sets `var` from the text in `raw`.
-pub fn bash(p: &Parse, var: &str, raw: &str) -> String {
+/// The bash call that sets `var` from the text in `raw` (its helper
+/// recorded in `sh`).
+pub fn bash(sh: &mut crate::runtime::Sh, p: &Parse, var: &str, raw: &str) -> String {
     let q = crate::runtime::quote::quote;
     match p {
         Parse::Text => format!("{var}=${raw}"),
-        Parse::ProfileNames => format!("lxops_profiles {var} \"${raw}\" list"),
-        Parse::Profiles { replace: None } => format!("lxops_profiles {var} \"${raw}\" join"),
+        Parse::ProfileNames => format!("{} {var} \"${raw}\" list", sh.uses("lxops_profiles")),
+        Parse::ProfileFlags => format!("{} {var} \"${raw}\" flags", sh.uses("lxops_profiles")),
+        Parse::Profiles { replace: None } => format!("{} {var} \"${raw}\" join", sh.uses("lxops_profiles")),
         Parse::Profiles { replace: Some((o, n)) } => {
-            format!("lxops_profiles {var} \"${raw}\" join {} {}", q(o), q(n))
+            format!("{} {var} \"${raw}\" join {} {}", sh.uses("lxops_profiles"), q(o), q(n))
         }
-        Parse::Hwaddrs => format!("lxops_hwaddrs {var} \"${raw}\" macs"),
-        Parse::HwaddrKeys => format!("lxops_hwaddrs {var} \"${raw}\" keys"),
-        Parse::Lines => format!("lxops_lines {var} \"${raw}\""),
+        Parse::Hwaddrs => format!("{} {var} \"${raw}\" macs", sh.uses("lxops_hwaddrs")),
+        Parse::HwaddrKeys => format!("{} {var} \"${raw}\" keys", sh.uses("lxops_hwaddrs")),
+        Parse::Lines => format!("{} {var} \"${raw}\"", sh.uses("lxops_lines")),
         Parse::After { target, prefix } => {
-            format!("lxops_after {var} \"${raw}\" {} {}", q(target), q(prefix))
+            format!("{} {var} \"${raw}\" {} {}", sh.uses("lxops_after"), q(target), q(prefix))
         }
-        Parse::RandomName { prefix } => format!("lxops_random_name {var} \"${raw}\" {}", q(prefix)),
-        Parse::CsvNames => format!("lxops_csv_names {var} \"${raw}\""),
+        Parse::RandomName { prefix } => {
+            format!("{} {var} \"${raw}\" {}", sh.uses("lxops_random_name"), q(prefix))
+        }
+        Parse::CsvNames => format!("{} {var} \"${raw}\"", sh.uses("lxops_csv_names")),
         Parse::CommonBase { other, src, dst, sent } => format!(
-            "lxops_common_base {var} \"${raw}\" \"${other}\" {} {} {}",
+            "{} {var} \"${raw}\" \"${other}\" {} {} {}",
+            sh.uses("lxops_common_base"),
             q(src),
             q(dst),
             crate::runtime::cmd::word(sent)
@@ -219,9 +232,9 @@ lxops_name_ok() {
   local LC_ALL=C re=$'^[A-Za-z0-9]([^[:cntrl:][:space:]$?&+"\'`*/,]*[A-Za-z0-9])?$'
   [[ $1 =~ $re ]]
 }
-# lxops_profiles VAR TEXT list|join [OLD NEW]: the profile names under
-# `profiles:` in `config show` TEXT, as an array or comma-joined, OLD
-# replaced by NEW (appended when absent).
+# lxops_profiles VAR TEXT list|flags|join [OLD NEW]: the profile names under
+# `profiles:` in `config show` TEXT, as an array, as `-p NAME` words (or
+# --no-profiles) or comma-joined, OLD replaced by NEW (appended when absent).
 lxops_profiles() {
   # shellcheck disable=SC2178  # VAR is an array or a string, as asked
   local -n __lxops_names=$1
@@ -242,6 +255,10 @@ lxops_profiles() {
   if [ $# -ge 5 ] && [ "$found" = 0 ]; then names+=("$5"); fi
   if [ "$3" = list ]; then
     __lxops_names=("${names[@]}")
+  elif [ "$3" = flags ]; then
+    __lxops_names=(--no-profiles)
+    [ "${#names[@]}" = 0 ] || __lxops_names=()
+    for n in "${names[@]}"; do __lxops_names+=(-p "$n"); done
   else
     local IFS=,
     # shellcheck disable=SC2178

@@ -57,6 +57,10 @@ struct View {
     calls: Vec<String>,
     done: String,
     downtimes: String,
+    multi: bool,
+    jobs: usize,
+    fail_fast: u8,
+    scheduler: String,
 }
 
 fn environment() -> Environment<'static> {
@@ -170,6 +174,103 @@ fn vars(plan: &Plan) -> String {
 
 /// Renders `plan` as a bash script. `command_line` is how lxops was invoked.
 pub fn render(plan: &Plan, command_line: &str) -> String {
+    render_with(plan, command_line, crate::runtime::execute::RunOpts::default())
+}
+
+/// The bash half of running the units of a plan of several instances:
+/// each in a subshell of its own (its output into its log and, prefixed
+/// with its name, onto stderr), at most `$lxops_jobs` at once, a failed one
+/// undone while the others go on (unless `--fail-fast`), then the summary.
+/// `--execute`'s half is `execute::run_units`.
+/// The helpers `templates/script.sh.j2` calls (a test keeps this true).
+pub const TEMPLATE_HELPERS: &[&str] = &["lxops_say", "lxops_die", "lxops_show", "lxops_trace", "lxops_qp"];
+
+/// The helpers [`SCHEDULER`] calls (a test keeps this true).
+pub const SCHEDULER_HELPERS: &[&str] = &["lxops_now", "lxops_secs", "lxops_say", "lxops_show"];
+
+const SCHEDULER: &str = r#"# lxops_prefix NAME LOG: a unit's lines, into its log and onto stderr with its name.
+lxops_prefix() {
+  local line
+  while IFS= read -r line || [ -n "$line" ]; do
+    printf '%s\n' "$line" >>"$2"
+    printf '[%s] %s\n' "$1" "$line" >&2
+  done
+}
+# lxops_enter_unit: in a unit's subshell: its pid, its clock, its traps.
+lxops_enter_unit() {
+  printf '%s\n' "$BASHPID" >"$lxops_logdir/.$lxops_u.pid"
+  lxops_now lxops_unit_t0
+  trap lxops_unit_exit EXIT
+  trap 'lxops_on_signal INT 2' INT
+  trap 'lxops_on_signal TERM 15' TERM
+  trap 'lxops_on_signal HUP 1' HUP
+}
+# lxops_unit_exit: a unit's end: on a failure its undo; its result for the summary.
+lxops_unit_exit() {
+  local rc=$? result=ok t
+  lxops_undoing=1
+  lxops_last_downtime=''
+  if [ "$rc" != 0 ]; then
+    result="failed at step $lxops_label ($lxops_title)"
+    lxops_unit_failed
+    rc=1
+    if [ "$lxops_signal" != 0 ]; then rc=$((128 + lxops_signal)); fi
+  else
+    "lxops_downtimes_$lxops_u"
+  fi
+  lxops_now t
+  printf '%s\n' "$result" "$(lxops_secs $((t - lxops_unit_t0)))" "$lxops_last_downtime" >"$lxops_logdir/.$lxops_u.result"
+  exit "$rc"
+}
+# lxops_any_failed: a unit has ended, and not well.
+lxops_any_failed() {
+  local f r
+  for f in "$lxops_logdir"/.*.result; do
+    [ -e "$f" ] || continue
+    IFS= read -r r <"$f" || true
+    [ "$r" = ok ] || return 0
+  done
+  return 1
+}
+# lxops_summary: a line per instance; fails if one did not end well.
+lxops_summary() {
+  local u f res secs down line any=0
+  lxops_summarized=1
+  lxops_say "summary of $((lxops_last - lxops_first + 1)) instances:"
+  for ((u = lxops_first; u <= lxops_last; u++)); do
+    f="$lxops_logdir/.$u.result"
+    if [ -e "$f" ]; then
+      res='' secs='' down=''
+      { IFS= read -r res; IFS= read -r secs; IFS= read -r down; } <"$f" || true
+      line="  ${lxops_names[$u]}: $res, $secs s"
+      if [ -n "$down" ]; then line+=", downtime $down s"; fi
+      lxops_say "$line, log $(lxops_show "$lxops_logdir/${lxops_names[$u]}.log")"
+      [ "$res" = ok ] || any=1
+    else
+      lxops_say "  ${lxops_names[$u]}: not started"
+      any=1
+    fi
+  done
+  return "$any"
+}
+# lxops_stop_units: the run ends early: an interruption goes on to the units
+# that run; they are waited for, then the summary.
+lxops_stop_units() {
+  local f u
+  [ -n "${lxops_logdir:-}" ] && [ "$lxops_summarized" = 0 ] || return 0
+  if [ "$lxops_signal" != 0 ]; then
+    for ((u = lxops_first; u <= lxops_last; u++)); do
+      f="$lxops_logdir/.$u.pid"
+      if [ -e "$f" ] && [ ! -e "$lxops_logdir/.$u.result" ]; then kill -"$lxops_signal" "$(cat "$f")" 2>/dev/null || true; fi
+    done
+  fi
+  wait || true
+  lxops_summary || true
+}
+"#;
+
+/// Renders `plan` as a bash script that runs several instances as `opts` says.
+pub fn render_with(plan: &Plan, command_line: &str, opts: crate::runtime::execute::RunOpts) -> String {
     let n = plan.step_count();
     let multi = plan.units.len() > 1;
     let mut summary = Vec::new();
@@ -198,7 +299,8 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
         checks.open("if [ \"$lxops_resuming\" = 0 ]; then");
         for (i, c) in plan.checks.iter().enumerate() {
             checks.line(format!("# {}", unit::comment(&c.title)));
-            checks.open(format!("if {}; then", cond::bash(&c.ok)));
+            let ok = cond::bash(&mut checks, &c.ok);
+            checks.open(format!("if {ok}; then"));
             checks.line(format!("lxops_trace check {i} ok"));
             checks.reopen("else");
             checks.line(format!("lxops_say {}", quote(&format!("error: {}", text(&c.error)))));
@@ -230,10 +332,68 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
         }
         units.close("}");
         calls.push(format!("lxops_unit_{u}"));
+        if multi {
+            units.line(format!("# {} in a subshell of its own", unit::comment(&unit.name)));
+            units.open(format!("lxops_main_{u}() {{"));
+            units.line(format!("lxops_u={u} lxops_unit={}", quote(&unit.name)));
+            units.line(format!("export LXOPS_UNIT={}", quote(&unit.name)));
+            units.line("lxops_enter_unit");
+            units.line(format!("lxops_unit_{u}"));
+            units.line("lxops_finished=1");
+            units.close("}");
+            units.open(format!("lxops_downtimes_{u}() {{"));
+            let before = units.len();
+            unit::downtimes_bash_unit(&mut units, unit);
+            if units.len() == before {
+                units.line(":");
+            }
+            units.close("}");
+        }
     }
     let mut downtimes = Sh::new();
     unit::downtimes_bash(&mut downtimes, plan);
+    let mut scheduler = Sh::new();
+    if multi {
+        scheduler.line("# ---- the instances, at most $lxops_jobs at once; each one's output goes to its");
+        scheduler.line("# log and, with its name in front, to stderr");
+        scheduler.line(format!(
+            "lxops_logdir=${{LXOPS_LOG_DIR:-/var/tmp/lxops-logs/{}-$(date -u +%Y%m%d-%H%M%S)-$$}}",
+            plan.command.replace(' ', "-")
+        ));
+        // In a subshell: `command -p` would leave the default mkdir in the
+        // script's hash table, in front of the one PATH names.
+        scheduler.line("( command -p mkdir -p \"$lxops_logdir\" )");
+        scheduler.line("lxops_first=0 lxops_last=$((${#lxops_names[@]} - 1)) lxops_running=0");
+        scheduler.line(
+            "if [ \"$lxops_resuming\" = 1 ]; then lxops_first=$lxops_from_u lxops_last=$lxops_from_u; fi",
+        );
+        scheduler.open("for ((lxops_i = lxops_first; lxops_i <= lxops_last; lxops_i++)); do");
+        scheduler.line("if [ \"$lxops_fail_fast\" = 1 ] && lxops_any_failed; then break; fi");
+        scheduler.open("while [ \"$lxops_running\" -ge \"$lxops_jobs\" ]; do");
+        scheduler.line("wait -n || true");
+        scheduler.line("lxops_running=$((lxops_running - 1))");
+        scheduler.line("if [ \"$lxops_fail_fast\" = 1 ] && lxops_any_failed; then break 2; fi");
+        scheduler.close("done");
+        scheduler.line("( \"lxops_main_$lxops_i\" ) 2>&1 | lxops_prefix \"${lxops_names[$lxops_i]}\" \"$lxops_logdir/${lxops_names[$lxops_i]}.log\" &");
+        scheduler.line("lxops_running=$((lxops_running + 1))");
+        scheduler.close("done");
+        scheduler.line("wait || true");
+        scheduler.line(format!(
+            "if lxops_summary; then lxops_finished=1; lxops_say {}; else exit 1; fi",
+            quote(&done(plan))
+        ));
+    }
 
+    // The helpers the script calls: the template's own (it reports, traces
+    // and quotes in every script), the scheduler's, and those recorded where
+    // the generated parts call them.
+    let mut used: std::collections::BTreeSet<&str> = TEMPLATE_HELPERS.iter().copied().collect();
+    if multi {
+        used.extend(SCHEDULER_HELPERS);
+    }
+    for part in [&facts, &checks, &units, &downtimes, &scheduler] {
+        used.extend(part.used());
+    }
     let view = View {
         version: env!("CARGO_PKG_VERSION"),
         command_line: command_line.to_string(),
@@ -248,7 +408,7 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
         question: question(plan),
         needs_yes: format!("error: --yes: {}", needs_yes(plan)),
         resumable: format!(" {} ", resumable.join(" ")),
-        helpers: String::new(),
+        helpers: crate::runtime::bash_helpers_for(&used),
         programs: plan.programs.clone(),
         locks: plan
             .locks
@@ -265,12 +425,57 @@ pub fn render(plan: &Plan, command_line: &str) -> String {
         calls,
         done: done(plan),
         downtimes: downtimes.finish(),
+        multi,
+        jobs: opts.jobs.max(1),
+        fail_fast: u8::from(opts.fail_fast),
+        scheduler: if multi { format!("{SCHEDULER}{}", scheduler.finish()) } else { String::new() },
     };
     let env = environment();
     let tmpl = env.get_template("script.sh").expect("template is registered");
-    // Rendered once without helpers to see which ones the script calls, then
-    // with exactly those (and the ones they call).
-    let bare = tmpl.render(Value::from(minijinja::value::Serde(&view))).expect("the script template renders");
-    let view = View { helpers: crate::runtime::bash_helpers_for(&bare), ..view };
     tmpl.render(Value::from(minijinja::value::Serde(&view))).expect("the script template renders")
+}
+
+/// The helpers `text` calls: a helper's name in command position (first on
+/// a line, after `if`, `!`, `&&`, `|`, `;` …, or right after `$(`); a
+/// variable or an argument of the same name is not a call.
+pub fn helper_calls(text: &str) -> std::collections::BTreeSet<&'static str> {
+    const BEFORE: &[&str] = &["if", "then", "else", "do", "while", "until", "!", "&&", "||", "|", "{", "("];
+    let names = crate::runtime::helper_names();
+    let mut out = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let mut prev: Option<&str> = None;
+        for token in line.split_whitespace() {
+            let (command_position, word) = match token.rsplit_once("$(") {
+                Some((_, w)) => (true, w),
+                None => (prev.is_none_or(|p| BEFORE.contains(&p) || p.ends_with(';')), token),
+            };
+            let word = word.trim_end_matches(';');
+            if command_position && let Some(n) = names.iter().find(|n| **n == word) {
+                out.insert(*n);
+            }
+            prev = Some(token);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_and_the_scheduler_call_the_helpers_they_list() {
+        let want: std::collections::BTreeSet<&str> = TEMPLATE_HELPERS.iter().copied().collect();
+        assert_eq!(helper_calls(TEMPLATE), want);
+        let want: std::collections::BTreeSet<&str> = SCHEDULER_HELPERS.iter().copied().collect();
+        assert_eq!(helper_calls(SCHEDULER), want);
+    }
+
+    #[test]
+    fn helper_calls_are_not_variables() {
+        let calls = helper_calls(
+            "lxops_profiles=$(x)\nif lxops_row \"$lxops_profiles\" a; then\n  x=\"$(lxops_show \"$y\")\"\nfi\nlxops_trace fact lxops_profiles\n",
+        );
+        assert_eq!(calls.into_iter().collect::<Vec<_>>(), ["lxops_row", "lxops_show", "lxops_trace"]);
+    }
 }

@@ -53,6 +53,11 @@ pub fn interrupted() -> Option<i32> {
     }
 }
 
+/// The name of a watched signal, without SIG.
+pub fn name(n: i32) -> &'static str {
+    WATCHED.iter().find(|(m, _)| *m == n).map(|(_, name)| *name).unwrap_or("?")
+}
+
 /// Sends signal `n` to the process `pid` (a command lxops started).
 pub fn forward(pid: u32, n: i32) {
     use nix::sys::signal::{Signal, kill};

@@ -32,11 +32,8 @@ lxops_secs() { printf '%d.%02d' $(($1 / 1000000)) $(($1 % 1000000 / 10000)); }
 # resumes at a later step.
 lxops_step() {
   lxops_u=$1 lxops_k=$2 lxops_title=$3 lxops_unit=${lxops_names[$1]} lxops_skipped=0
-  if [ "${#lxops_names[@]}" = 1 ]; then
-    lxops_label=$2 lxops_tag="[$2/${lxops_sizes[$1]}]"
-  else
-    lxops_label="$lxops_unit:$2" lxops_tag="[$lxops_unit $2/${lxops_sizes[$1]}]"
-  fi
+  lxops_tag="[$2/${lxops_sizes[$1]}]"
+  if [ "${#lxops_names[@]}" = 1 ]; then lxops_label=$2; else lxops_label="$lxops_unit:$2"; fi
   if [ "$1" -lt "$lxops_from_u" ] || { [ "$1" = "$lxops_from_u" ] && [ "$2" -lt "$lxops_from_k" ]; }; then
     lxops_say "$lxops_tag $3 ... not run (resuming at $lxops_from)"
     lxops_trace step "$lxops_unit" "$2" not-run
@@ -81,7 +78,8 @@ lxops_message() {
 # lxops_downtime LABEL START STOP: the time between two stopwatch edges, if both ran.
 lxops_downtime() {
   [ -n "$2" ] && [ -n "$3" ] || return 0
-  lxops_say "downtime $1: $(lxops_secs $(($3 - $2))) s"
+  lxops_last_downtime=$(lxops_secs $(($3 - $2)))
+  lxops_say "downtime $1: $lxops_last_downtime s"
   lxops_trace downtime "$1"
 }
 "#;
@@ -97,23 +95,29 @@ pub fn step_bash(sh: &mut Sh, plan: &Plan, u: usize, k: usize, s: &Step) {
     if let Some(o) = &s.origin {
         sh.line(format!("# from: {}", comment(o)));
     }
-    sh.open(format!("if lxops_step {u} {k} {}; then", quote(&text(&s.title))));
+    let step = sh.uses("lxops_step");
+    sh.open(format!("if {step} {u} {k} {}; then", quote(&text(&s.title))));
     if let Some(c) = &s.skip_if {
-        sh.open(format!("if {}; then", cond::bash(c)));
-        sh.line(format!("lxops_skip {}", quote(&text(s.skip_note.as_deref().unwrap_or("")))));
+        let c = cond::bash(sh, c);
+        sh.open(format!("if {c}; then"));
+        let skip = sh.uses("lxops_skip");
+        sh.line(format!("{skip} {}", quote(&text(s.skip_note.as_deref().unwrap_or("")))));
         sh.reopen("else");
     }
     if let Some(t) = s.timer.as_ref().filter(|t| t.edge == Edge::Start) {
-        sh.line(format!("lxops_now {}", t.start));
+        let now = sh.uses("lxops_now");
+        sh.line(format!("{now} {}", t.start));
     }
     action::bash(sh, &s.action);
     for f in &s.sets {
         sh.line(format!("{f}=1"));
     }
     if let Some(t) = s.timer.as_ref().filter(|t| t.edge == Edge::Stop) {
-        sh.line(format!("lxops_now {}", t.stop));
+        let now = sh.uses("lxops_now");
+        sh.line(format!("{now} {}", t.stop));
     }
-    sh.line("lxops_ok");
+    let ok = sh.uses("lxops_ok");
+    sh.line(ok);
     if s.skip_if.is_some() {
         sh.close("fi");
     }
@@ -156,13 +160,18 @@ fn guarded_bash(sh: &mut Sh, what: &str, unit: &str, i: usize, g: &Guarded) {
     }
     match &g.when {
         Some(w) => {
-            sh.open(format!("if {}; then", cond::bash(w)));
-            sh.command(&format!("lxops_try {what} {i} "), &c, "");
+            let w = cond::bash(sh, w);
+            sh.open(format!("if {w}; then"));
+            let t = sh.uses("lxops_try");
+            sh.command(&format!("{t} {what} {i} "), &c, "");
             sh.reopen("else");
             sh.line(format!("lxops_trace {what} {} {i} skipped", quote(unit)));
             sh.close("fi");
         }
-        None => sh.command(&format!("lxops_try {what} {i} "), &c, ""),
+        None => {
+            let t = sh.uses("lxops_try");
+            sh.command(&format!("{t} {what} {i} "), &c, "")
+        }
     }
     if g.each.is_some() {
         sh.close("done");
@@ -185,7 +194,8 @@ pub fn undo_bash(sh: &mut Sh, plan: &Plan, u: usize) {
             guarded_bash(sh, "undo", &unit.name, i, g);
         }
         if !message.is_empty() {
-            sh.line(format!("lxops_message {}", message_word(message)));
+            let m = sh.uses("lxops_message");
+            sh.line(format!("{m} {}", message_word(message)));
         }
         sh.line("lxops_undone=1");
         sh.close("fi");
@@ -231,12 +241,8 @@ pub enum StepEnd {
 impl Runner {
     /// The tag of step `k` of unit `u` in progress lines.
     pub fn tag(plan: &Plan, u: usize, k: usize) -> String {
-        let unit = &plan.units[u];
-        if plan.units.len() == 1 {
-            format!("[{k}/{}]", unit.steps.len())
-        } else {
-            format!("[{} {k}/{}]", unit.name, unit.steps.len())
-        }
+        // With several instances, each unit's lines carry its name already.
+        format!("[{k}/{}]", plan.units[u].steps.len())
     }
 
     /// The Rust half of one step block: announce, guard, action, flags,
@@ -350,14 +356,51 @@ impl Runner {
     }
 
     /// The Rust half of `lxops_downtime`, for every stopwatch of the plan.
-    pub fn downtimes(&mut self, plan: &Plan) {
-        for s in plan.units.iter().flat_map(|u| u.steps.iter()) {
+    /// Reports the stopwatches (of unit `u`, or of every unit) and returns
+    /// the last downtime, for the summary.
+    pub fn downtimes(&mut self, plan: &Plan, u: Option<usize>) -> Option<String> {
+        let mut last = None;
+        let units: Vec<&crate::plan::model::Unit> = match u {
+            Some(u) => vec![&plan.units[u]],
+            None => plan.units.iter().collect(),
+        };
+        for s in units.into_iter().flat_map(|u| u.steps.iter()) {
             let Some(t) = s.timer.as_ref().filter(|t| t.edge == Edge::Start) else { continue };
             let parse = |v: &[u8]| std::str::from_utf8(v).ok().and_then(|s| s.parse::<u128>().ok());
             if let (Some(a), Some(b)) = (parse(self.var(&t.start)), parse(self.var(&t.stop))) {
-                self.say(&format!("downtime {}: {} s", text(&t.label), secs(b.saturating_sub(a))));
+                let d = secs(b.saturating_sub(a));
+                self.say(&format!("downtime {}: {d} s", text(&t.label)));
                 self.trace(&["downtime", &text(&t.label)]);
+                last = Some(d);
             }
+        }
+        last
+    }
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC for seconds since the epoch (as `date -u
+/// +%Y%m%d-%H%M%S`), for log directory names.
+pub fn utc_stamp(secs: u64) -> String {
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// The bash lines that report the stopwatches of one unit.
+pub fn downtimes_bash_unit(sh: &mut Sh, unit: &crate::plan::model::Unit) {
+    for s in &unit.steps {
+        if let Some(t) = s.timer.as_ref().filter(|t| t.edge == Edge::Start) {
+            let d = sh.uses("lxops_downtime");
+            sh.line(format!("{d} {} \"${}\" \"${}\"", quote(&text(&t.label)), t.start, t.stop));
         }
     }
 }
@@ -366,7 +409,8 @@ impl Runner {
 pub fn downtimes_bash(sh: &mut Sh, plan: &Plan) {
     for s in plan.units.iter().flat_map(|u| u.steps.iter()) {
         if let Some(t) = s.timer.as_ref().filter(|t| t.edge == Edge::Start) {
-            sh.line(format!("lxops_downtime {} \"${}\" \"${}\"", quote(&text(&t.label)), t.start, t.stop));
+            let d = sh.uses("lxops_downtime");
+            sh.line(format!("{d} {} \"${}\" \"${}\"", quote(&text(&t.label)), t.start, t.stop));
         }
     }
 }

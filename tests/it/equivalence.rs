@@ -67,6 +67,8 @@ pub fn parse_log(bytes: &[u8]) -> Vec<Record> {
 #[derive(Debug, Clone)]
 pub struct Side {
     pub log: Vec<Record>,
+    /// Each instance's commands (in a plan of several, `LXOPS_UNIT`).
+    pub unit_logs: std::collections::BTreeMap<String, Vec<Record>>,
     pub status: i32,
     pub stderr: String,
     pub trace: String,
@@ -75,6 +77,8 @@ pub struct Side {
 pub struct Both {
     pub script: Side,
     pub execute: Side,
+    /// Run with `-j N` (N > 1): instances interleave.
+    pub parallel: bool,
 }
 
 /// Runs `lxops ARGS` both as a script (bash) and with `--execute`.
@@ -105,6 +109,7 @@ pub fn run_both_with(
             .env("XDG_CONFIG_HOME", dir.join("xdg"))
             .env("LXOPS_BACKEND", "incus")
             .env("LXOPS_LOCK_DIR", dir)
+            .env("LXOPS_LOG_DIR", dir.join("unit-logs"))
             .envs(env.iter().cloned());
     };
     let mut make = Command::new(lxops);
@@ -118,6 +123,11 @@ pub fn run_both_with(
         let trace = dir.join(format!("{name}.trace"));
         let _ = std::fs::remove_file(&log);
         let _ = std::fs::remove_file(log.with_extension("log.count"));
+        for f in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+            if f.file_name().to_string_lossy().starts_with(&format!("{name}.log.unit.")) {
+                let _ = std::fs::remove_file(f.path());
+            }
+        }
         let _ = std::fs::remove_file(&trace);
         c.env("LXOPS_STUB_LOG", &log).env("LXOPS_TRACE", &trace);
         c.stdin(std::process::Stdio::null())
@@ -132,8 +142,16 @@ pub fn run_both_with(
             }
             child.wait_with_output().unwrap()
         });
+        let mut unit_logs = std::collections::BTreeMap::new();
+        for f in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+            let n = f.file_name().to_string_lossy().to_string();
+            if let Some(unit) = n.strip_prefix(&format!("{name}.log.unit.")) {
+                unit_logs.insert(unit.to_string(), parse_log(&std::fs::read(f.path()).unwrap_or_default()));
+            }
+        }
         Side {
             log: parse_log(&std::fs::read(&log).unwrap_or_default()),
+            unit_logs,
             status: o.status.code().unwrap_or(-1),
             stderr: String::from_utf8_lossy(&o.stderr).to_string(),
             trace: std::fs::read_to_string(&trace).unwrap_or_default(),
@@ -153,7 +171,8 @@ pub fn run_both_with(
         e.stderr
     );
     e.stderr = e.stderr[warnings.len()..].to_string();
-    Both { script: s, execute: e }
+    let parallel = args.windows(2).any(|w| (w[0] == "-j" || w[0] == "--jobs") && w[1] != "1");
+    Both { script: s, execute: e, parallel }
 }
 
 /// Progress lines with what must differ masked: durations, and the command
@@ -200,6 +219,9 @@ pub fn comparable(stderr: &str) -> String {
 
 /// Every way the two runtimes differ.
 pub fn differences(b: &Both) -> Vec<String> {
+    if b.parallel {
+        return parallel_differences(b);
+    }
     let (s, e) = (&b.script, &b.execute);
     let mut d = Vec::new();
     if s.log != e.log {
@@ -213,6 +235,63 @@ pub fn differences(b: &Both) -> Vec<String> {
     }
     if comparable(&s.stderr) != comparable(&e.stderr) {
         d.push(format!("stderr differs:\n--- script\n{}--- execute\n{}", s.stderr, e.stderr));
+    }
+    d
+}
+
+/// Instances run at once interleave differently each time: compare each
+/// instance's share of the commands, the trace and the output (and the
+/// lines of the run itself), and the commands as a whole as a multiset.
+fn parallel_differences(b: &Both) -> Vec<String> {
+    let (s, e) = (&b.script, &b.execute);
+    let mut d = Vec::new();
+    let sorted = |l: &Vec<Record>| {
+        let mut v = l.clone();
+        v.sort();
+        v
+    };
+    if sorted(&s.log) != sorted(&e.log) {
+        d.push(format!("commands differ (as multisets):\n  script:  {:?}\n  execute: {:?}", s.log, e.log));
+    }
+    if s.unit_logs != e.unit_logs {
+        d.push(format!(
+            "an instance's commands differ:\n  script:  {:?}\n  execute: {:?}",
+            s.unit_logs, e.unit_logs
+        ));
+    }
+    if s.status != e.status {
+        d.push(format!("exit status: script {} vs execute {}", s.status, e.status));
+    }
+    // Trace records name their unit second (step, undo, cleanup, message,
+    // downtime); facts, checks and the end are the run's.
+    let by_unit = |t: &str| {
+        let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for l in t.lines() {
+            let mut f = l.split(' ');
+            let kind = f.next().unwrap_or("");
+            let key = match kind {
+                "step" | "undo" | "cleanup" | "message" | "value" | "values" | "downtime" => {
+                    f.next().unwrap_or("").to_string()
+                }
+                _ => String::new(),
+            };
+            m.entry(key).or_default().push(l.to_string());
+        }
+        m
+    };
+    if by_unit(&s.trace) != by_unit(&e.trace) {
+        d.push(format!("traces differ per instance:\n--- script\n{}--- execute\n{}", s.trace, e.trace));
+    }
+    let by_prefix = |t: &str| {
+        let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for l in comparable(t).lines() {
+            let key = l.strip_prefix('[').and_then(|r| r.split_once("] ")).map(|(n, _)| n.to_string());
+            m.entry(key.unwrap_or_default()).or_default().push(l.to_string());
+        }
+        m
+    };
+    if by_prefix(&s.stderr) != by_prefix(&e.stderr) {
+        d.push(format!("stderr differs per instance:\n--- script\n{}--- execute\n{}", s.stderr, e.stderr));
     }
     d
 }
@@ -406,7 +485,7 @@ fn a_failed_rebuild_undoes_it_in_both_runtimes() {
         "the fallback is kept: {argvs:?}"
     );
     for stderr in [&both.script.stderr, &both.execute.stderr] {
-        assert!(stderr.contains("web1 is back on its old instance (started)"), "{stderr}");
+        assert!(stderr.contains("web1 is back on its old instance"), "{stderr}");
         assert!(stderr.contains("tank/web1@lxops-rebuild-20260101-000000"), "{stderr}");
     }
     assert!(both.script.trace.ends_with("end failed 1\n"), "{}", both.script.trace);
@@ -676,7 +755,7 @@ fn an_interrupted_rebuild_undoes_it_once_in_both_runtimes() {
             side.stderr
         );
         assert!(side.stderr.contains("SIGTERM during the undo: the undo goes on"), "{}", side.stderr);
-        assert!(side.stderr.contains("web1 is back on its old instance (started)"), "{}", side.stderr);
+        assert!(side.stderr.contains("web1 is back on its old instance"), "{}", side.stderr);
         assert!(side.trace.ends_with("end failed 143\n"), "{}", side.trace);
     }
 }

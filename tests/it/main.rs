@@ -6,6 +6,7 @@
 //! - `equivalence`, `hostile`, `regressions`, `runtimes`: the script and
 //!   `--execute` agree, on fixtures, generated hostile inputs, the nine
 //!   review cases and the parsers' generated inputs.
+//! - `calls`: the server calls each command makes, counted and snapshotted.
 //! - `schema`, `tidy`: the JSON contract and the architecture's invariants.
 //! - `shiftids`: the native owner shift and the plans' shell routine agree.
 //! - `fuzz`: mutated configs, includes, cloud-config and properties files
@@ -16,6 +17,7 @@
 //!   brought up by `ci/bench-up.sh`. These tests fail, never skip, when the
 //!   bench is down; the fast-tier command leaves them out by name.
 
+mod calls;
 mod equivalence;
 mod fixtures;
 mod fuzz;

@@ -79,12 +79,14 @@ while IFS=' ' read -r kind a b c d2; do
     qp) e "$(lxops_qp "$(d "$a")" "$(d "$b")" "$(d "$c")")" ;;
     row) if lxops_row "$(d "$a")" "$(d "$b")"; then e yes; else e no; fi ;;
     rowv) if lxops_row "$(d "$a")" "$(d "$b")" "$(d "$c")"; then e yes; else e no; fi ;;
+    row3) if lxops_row "$(d "$a")" "$(d "$b")" "$(d "$c")" 3; then e yes; else e no; fi ;;
     name) if lxops_name_ok "$(d "$a")"; then e yes; else e no; fi ;;
     nic) if lxops_has_nic "$(d "$a")"; then e yes; else e no; fi ;;
     ipv4) if r=$(lxops_ipv4_of "$(d "$a")" "$(d "$b")"); then e "ip $r"; else e none; fi ;;
     join) v=''; if lxops_profiles v "$(d "$a")" join 2>/dev/null; then e "ok $v"; else e fail; fi ;;
     replace) v=''; if lxops_profiles v "$(d "$a")" join "$(d "$b")" "$(d "$c")" 2>/dev/null; then e "ok $v"; else e fail; fi ;;
     list) v=(); if lxops_profiles v "$(d "$a")" list 2>/dev/null; then e "ok $(a1 "${v[@]}")"; else e fail; fi ;;
+    flags) v=(); if lxops_profiles v "$(d "$a")" flags 2>/dev/null; then e "ok $(a1 "${v[@]}")"; else e fail; fi ;;
     macs) v=(); if lxops_hwaddrs v "$(d "$a")" macs 2>/dev/null; then e "ok $(a1 "${v[@]}")"; else e fail; fi ;;
     keys) v=(); if lxops_hwaddrs v "$(d "$a")" keys 2>/dev/null; then e "ok $(a1 "${v[@]}")"; else e fail; fi ;;
     random) v=''; if lxops_random_name v "$(d "$a")" extract- 2>/dev/null; then e "ok $v"; else e fail; fi ;;
@@ -158,7 +160,9 @@ fn bash_and_rust_halves_agree_on_generated_inputs() {
             })
             .collect();
         let od = lxops::runtime::cmd::normalize(&od);
-        let (kind, args, expected): (&str, Vec<&[u8]>, Vec<u8>) = match i % 14 {
+        let (kind, args, expected): (&str, Vec<&[u8]>, Vec<u8>) = match i % 16 {
+            15 => ("flags", vec![&a], parsed(parse::apply_for_test(&Parse::ProfileFlags, &a))),
+            14 => ("row3", vec![&a, &k, &v], yes(cond::row(&a, &k, Some(&v), 3))),
             13 => (
                 "random",
                 vec![&od],
@@ -167,8 +171,8 @@ fn bash_and_rust_halves_agree_on_generated_inputs() {
             12 => ("listis", vec![how, &lj, &wj], listis),
             0 => ("show", vec![&a], disp::show(&a).into_bytes()),
             1 => ("qp", vec![&a, &b, &c], quote::posix_line(&[a.clone(), b.clone(), c.clone()])),
-            2 => ("row", vec![&a, &k], yes(cond::row(&a, &k, None))),
-            3 => ("rowv", vec![&a, &k, &v], yes(cond::row(&a, &k, Some(&v)))),
+            2 => ("row", vec![&a, &k], yes(cond::row(&a, &k, None, 2))),
+            3 => ("rowv", vec![&a, &k, &v], yes(cond::row(&a, &k, Some(&v), 2))),
             4 => ("name", vec![&k], yes(parse::name_ok(&k))),
             5 => ("nic", vec![&a], yes(action::has_nic(&a))),
             6 => (

@@ -11,11 +11,19 @@ prog=${0##*/}
 stdin=""
 # Input from a pipe or a file is logged; /dev/null (a character device) is not read.
 if [ -p /dev/stdin ] || [ -f /dev/stdin ]; then stdin=$(base64 -w0); fi
-{
+# record: one call, as NUL-separated fields.
+record() {
   printf '%d\0%s\0' "$#" "$prog"
   for a in "$@"; do printf '%s\0' "$a"; done
   printf '%s\0' "$stdin"
-} >>"${LXOPS_STUB_LOG:?}"
+}
+# Instances run at once log at once: a lock keeps each record whole.
+{
+  flock 9
+  record "$@" >&9
+} 9>>"${LXOPS_STUB_LOG:?}"
+# In a plan of several instances, each one's calls go to a log of its own too.
+if [ -n "${LXOPS_UNIT:-}" ]; then record "$@" >>"$LXOPS_STUB_LOG.unit.$LXOPS_UNIT"; fi
 # answer NAME DEFAULT...: $STUB_NAME_B64 decoded (exact bytes), else
 # $STUB_NAME with printf's backslash escapes (\n) interpreted, else the default.
 answer() {
@@ -56,7 +64,7 @@ case "$prog" in
       *" profile list "*)
         printf 'default,Default profile,3\n'
         for p in ${STUB_PROFILES:-}; do printf '%s,,1\n' "$p"; done ;;
-      *" --columns ns "*)
+      *" --columns ns,user.lxops.launch "*)
         answer INSTANCES_TEXT ''
         # STUB_PROJECT_INSTANCES: PROJECT=name,STATE words for `--project PROJECT`.
         if [ "$1" = --project ]; then

@@ -153,7 +153,9 @@ fn rebuild_faults_and_interruptions_put_the_old_instance_back() {
         let fallback = format!("{inst}-lxops-fallback");
         let scenarios: Vec<(&str, Option<String>, Option<String>)> = vec![
             ("a failure after the stop", Some(format!(" rename {inst} {fallback} ")), None),
-            ("a failure after the create", Some(format!(" profile assign {inst} ")), None),
+            // The new instance is created (with the old one's profiles) and
+            // given its MACs before the stop.
+            ("a failure after the create", Some(format!(" config set {inst}-lxops-new ")), None),
             ("SIGTERM during the start", None, Some(format!(" start {inst} "))),
         ];
         for (what, fault, slow) in scenarios {

@@ -49,6 +49,8 @@ pub(super) struct Lx<'a> {
     /// Extra environment for lxops and the scripts (`PATH_PREFIX` goes
     /// before the bench's PATH).
     env: std::cell::RefCell<Vec<(String, String)>>,
+    /// Extra arguments of the scripts the next runs render (`--from …`).
+    script_args: std::cell::RefCell<Vec<String>>,
 }
 
 impl<'a> Lx<'a> {
@@ -60,7 +62,12 @@ impl<'a> Lx<'a> {
         let _ = std::fs::remove_dir_all(&root);
         let xdg = root.join("xdg");
         std::fs::create_dir_all(&xdg).expect("create the test's temp dir");
-        Lx { t, root, xdg, scripts: Cell::new(0), env: Default::default() }
+        Lx { t, root, xdg, scripts: Cell::new(0), env: Default::default(), script_args: Default::default() }
+    }
+
+    /// Sets the extra arguments of the next scripts.
+    pub(super) fn set_script_args(&self, args: &[&str]) {
+        *self.script_args.borrow_mut() = args.iter().map(|a| a.to_string()).collect();
     }
 
     /// Sets the extra environment of the next runs.
@@ -173,7 +180,7 @@ impl<'a> Lx<'a> {
                 std::fs::write(&file, &r.stdout).unwrap();
                 // Scripts take --yes whether or not they have destructive steps.
                 let mut bash = self.t.bench.command("bash");
-                bash.arg(&file).arg("--yes");
+                bash.arg(&file).arg("--yes").args(self.script_args.borrow().iter());
                 bash.current_dir(&self.root).stdout(Stdio::piped()).stderr(Stdio::piped());
                 self.apply_env(&mut bash);
                 let out = bash.output().expect("run bash");

@@ -20,6 +20,7 @@ mod bench;
 mod data;
 mod drift;
 mod faults;
+mod fleet;
 mod images;
 mod lxops;
 mod origin;
