@@ -5,18 +5,35 @@
 //! its `--help` text, with an example. Dispatch lives in `lib.rs`; the work
 //! lives in `cmd/`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
+
+/// The exit statuses, for `lxops --help` (the README has the same table).
+pub const EXIT_STATUSES: &str = "Examples:
+  lxops launch -n web1 web.yaml              show the plan; nothing runs
+  lxops launch --execute -n web1 web.yaml    run it
+  lxops script rebuild web1.yaml > run.sh    a script to review, then: bash run.sh --yes
+  lxops config print containers/web.yaml     the merged config
+
+Exit status:
+  0    success (a plan listed, run to its end, or a query answered)
+  1    a run failed (a step, a preflight check, a server that cannot be read);
+       what the failed step's undo window covers was undone
+  2    a config or usage error: nothing ran and nothing was printed on stdout
+  3    lxops diff: the instance has drifted from its config
+  4    lxops diff: a difference could not be checked
+  128+N  interrupted by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129), after the undo";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "lxops",
-    version,
+    version = env!("LXOPS_VERSION"),
     about = "Compile LXD/Incus container configs into reviewable plans and shell scripts",
     long_about = "lxops reads YAML instance configs (with includes and (property) substitution) and \
 compiles each command into a plan: an ordered list of steps. By default the plan is printed and \
 nothing runs; --execute runs it, and `lxops script COMMAND …` renders it as a bash script.",
-    after_help = "Examples:\n  lxops launch -n web1 web.yaml              show the plan; nothing runs\n  lxops launch --execute -n web1 web.yaml    run it\n  lxops script rebuild web1.yaml > run.sh    a script to review, then: bash run.sh --yes\n  lxops config print containers/web.yaml     the merged config"
+    after_help = "Examples:\n  lxops launch -n web1 web.yaml              show the plan; nothing runs\n  lxops launch --execute -n web1 web.yaml    run it\n  lxops script rebuild web1.yaml > run.sh    a script to review, then: bash run.sh --yes\n  lxops config print containers/web.yaml     the merged config",
+    after_long_help = EXIT_STATUSES
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -41,7 +58,7 @@ pub struct GlobalArgs {
     pub property: Vec<String>,
     /// Global properties file [default: $XDG_CONFIG_HOME/lxops/properties.yaml];
     /// an empty FILE ('') means properties.d only.
-    #[arg(long, global = true, value_name = "FILE", value_parser = any_path)]
+    #[arg(long, global = true, value_name = "FILE", value_hint = ValueHint::FilePath, value_parser = any_path)]
     pub properties: Option<PathBuf>,
     /// Project to use, overriding the config's `project`.
     #[arg(long, global = true, value_name = "PROJECT")]
@@ -49,6 +66,46 @@ pub struct GlobalArgs {
     /// Instance name (only with one CONFIG) [default: the config file's base name].
     #[arg(short = 'n', long, global = true, value_name = "NAME")]
     pub name: Option<String>,
+    /// Colour on a terminal: auto (unless NO_COLOR is set), always or never.
+    /// Scripts and JSON are never coloured.
+    #[arg(long, global = true, value_name = "WHEN", value_enum, default_value_t = crate::render::style::When::Auto)]
+    pub color: crate::render::style::When,
+}
+
+/// The command line as lxops parses it and documents it (help, completions,
+/// man pages): the derived definitions, with the examples under `script`
+/// rewritten for it (`lxops script delete web1.yaml > run.sh`, not the
+/// `--execute` run that `script` refuses).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let names: Vec<String> = cmd
+        .find_subcommand("script")
+        .map(|s| s.get_subcommands().map(|c| c.get_name().to_string()).collect())
+        .unwrap_or_default();
+    for n in names {
+        cmd = cmd.mut_subcommand("script", |s| {
+            s.mut_subcommand(&n, |c| {
+                let text = c.get_long_about().or(c.get_about()).map(|t| t.to_string()).unwrap_or_default();
+                let text: Vec<String> = text.lines().map(|l| script_example(&n, l)).collect();
+                c.long_about(text.join("\n"))
+            })
+        });
+    }
+    cmd
+}
+
+/// An `Example: lxops CMD …` line as `lxops script CMD … > run.sh`.
+fn script_example(name: &str, line: &str) -> String {
+    let Some(rest) = line.strip_prefix(&format!("Example: lxops {name}")) else { return line.to_string() };
+    let rest = rest.replace(" --execute", "");
+    let rest = rest.split("  (").next().unwrap_or(&rest).trim_end().to_string();
+    format!("Example: lxops script {name}{rest} > run.sh")
+}
+
+/// The OS types, for `--ostype` (and its completion).
+fn ostypes() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(crate::cloudconfig::ostype::names())
 }
 
 /// A path, the empty one included (clap's own parser refuses it).
@@ -86,7 +143,33 @@ pub enum Command {
     /// List the OS types lxops can configure.
     ///
     /// Example: lxops ostypes
-    Ostypes,
+    Ostypes(QueryFormat),
+    /// Print a shell completion script: bash, zsh or fish.
+    ///
+    /// It completes commands, flags, config files, backends and OS types.
+    ///
+    /// Example: lxops completions bash > /etc/bash_completion.d/lxops
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Write man pages into DIR: lxops.1 and one per command (lxops-rebuild.1 …).
+    ///
+    /// Example: lxops man /usr/local/share/man/man1 && man lxops-rebuild
+    Man {
+        /// Where to write the pages [default: the current directory].
+        #[arg(value_name = "DIR", value_hint = ValueHint::DirPath)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// The shells `lxops completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]
@@ -101,22 +184,49 @@ pub struct ShiftidsArgs {
     #[arg(short = 'v', long)]
     pub verbose: bool,
     /// Directory trees to shift.
-    #[arg(value_name = "DIR", required = true)]
+    #[arg(value_name = "DIR", value_hint = ValueHint::DirPath, required = true)]
     pub dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct Configs {
     /// lxops config files (a bare NAME means NAME.yaml in the current directory).
-    #[arg(value_name = "CONFIG")]
+    #[arg(value_name = "CONFIG", required = true, value_hint = ValueHint::FilePath)]
     pub configs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct OneConfig {
     /// An lxops config file (a bare NAME means NAME.yaml in the current directory).
-    #[arg(value_name = "CONFIG")]
+    #[arg(value_name = "CONFIG", value_hint = ValueHint::FilePath)]
     pub config: PathBuf,
+}
+
+/// Text or JSON, for a command that prints a table or a list.
+#[derive(Debug, Args)]
+pub struct QueryFormat {
+    /// Output format: text, or JSON ({"format_version": 1, …}; the README
+    /// lists each command's shape).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Configs, for a query.
+#[derive(Debug, Args)]
+pub struct QueryConfigs {
+    #[command(flatten)]
+    pub configs: Configs,
+    #[command(flatten)]
+    pub out: QueryFormat,
+}
+
+/// One config, for a query.
+#[derive(Debug, Args)]
+pub struct QueryConfig {
+    #[command(flatten)]
+    pub config: OneConfig,
+    #[command(flatten)]
+    pub out: QueryFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,19 +238,26 @@ pub enum ConfigCmd {
     /// List the files a config includes, depth first, each once.
     ///
     /// Example: lxops config includes containers/web.yaml
-    Includes(Configs),
+    Includes(QueryConfigs),
     /// List the merged config's properties.
     ///
     /// Example: lxops config properties containers/web.yaml
-    Properties(OneConfig),
+    Properties(QueryConfig),
     /// List the packages the config's cloud-config files install.
     ///
     /// Example: lxops config packages containers/web.yaml
-    Packages(OneConfig),
+    Packages(QueryConfig),
     /// List the config's cloud-config files, in the order they are applied.
     ///
     /// Example: lxops config cloud-config containers/web.yaml
-    CloudConfig(OneConfig),
+    CloudConfig(QueryConfig),
+    /// Print the JSON Schema of lxops config files (for editors).
+    ///
+    /// It is also docs/config.schema.json. With the YAML language server, a
+    /// config names it in a comment: # yaml-language-server: $schema=PATH
+    ///
+    /// Example: lxops config schema > /usr/local/share/lxops/config.schema.json
+    Schema,
     /// Print the current and the supported file format headers.
     ///
     /// Example: lxops config formats
@@ -150,7 +267,7 @@ pub enum ConfigCmd {
     /// Example: lxops config convert -o new.yaml old.yaml
     Convert {
         /// Write to this file instead of converting in place (one input only).
-        #[arg(short, long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE", value_hint = ValueHint::FilePath)]
         output: Option<PathBuf>,
         /// Also rewrite files that are already in the current format.
         #[arg(short, long)]
@@ -165,27 +282,27 @@ pub enum InfoCmd {
     /// Resolve configs fully (sources included) and print each instance name.
     ///
     /// Example: lxops i verify containers/*.yaml
-    Verify(Configs),
+    Verify(QueryConfigs),
     /// Print the config's description.
     ///
     /// Example: lxops i description web.yaml
-    Description(Configs),
+    Description(QueryConfigs),
     /// Print the effective properties and where each comes from.
     ///
     /// Example: lxops i properties -n web2 web.yaml
-    Properties(Configs),
+    Properties(QueryConfigs),
     /// Print the instance's filesystems.
     ///
     /// Example: lxops i filesystems web.yaml
-    Filesystems(Configs),
+    Filesystems(QueryConfigs),
     /// Print the instance's disk devices and their host directories.
     ///
     /// Example: lxops i devices web.yaml
-    Devices(Configs),
+    Devices(QueryConfigs),
     /// Print the instance's project.
     ///
     /// Example: lxops i project web.yaml
-    Project(Configs),
+    Project(QueryConfigs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,7 +310,7 @@ pub enum PropertyCmd {
     /// List global properties (properties.d/*.yaml, then the properties file).
     ///
     /// Example: lxops property list
-    List,
+    List(QueryFormat),
     /// Print one global property (an empty line if it is not set).
     ///
     /// Example: lxops property get fshost
@@ -337,7 +454,7 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// The directory to write the archives and their checksums to.
-    #[arg(short = 'd', long = "dir", value_name = "DIR", required = true)]
+    #[arg(short = 'd', long = "dir", value_name = "DIR", value_hint = ValueHint::DirPath, required = true)]
     pub dir: PathBuf,
     /// Export this existing snapshot [default: take one for the export and destroy it afterwards].
     #[arg(long, value_name = "NAME")]
@@ -358,7 +475,7 @@ pub struct ImportArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// The directory an export wrote.
-    #[arg(short = 'd', long = "dir", value_name = "DIR", required = true)]
+    #[arg(short = 'd', long = "dir", value_name = "DIR", value_hint = ValueHint::DirPath, required = true)]
     pub dir: PathBuf,
     /// Also import the image (as the config's `image`).
     #[arg(long)]
@@ -415,13 +532,13 @@ pub struct CloudconfigArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// The guest's OS type (needed for packages, users and timezone).
-    #[arg(long, value_name = "OSTYPE")]
+    #[arg(long, value_name = "OSTYPE", value_parser = ostypes())]
     pub ostype: Option<String>,
     /// The instance to configure.
     #[arg(short, long, value_name = "INSTANCE")]
     pub instance: String,
     /// Cloud-config files, applied in order.
-    #[arg(value_name = "FILE", required = true)]
+    #[arg(value_name = "FILE", value_hint = ValueHint::FilePath, required = true)]
     pub files: Vec<PathBuf>,
 }
 
@@ -438,8 +555,7 @@ pub struct PlanArgs {
 pub enum PlanCmd {
     /// Create an instance's filesystems, devices and profile, then create, start and configure it.
     ///
-    /// Example: lxops launch -n web1 web.yaml            (shows the plan)
-    ///          lxops launch --execute -n web1 web.yaml  (runs it)
+    /// Example: lxops launch -n web1 web.yaml  (shows the plan; --execute runs it)
     Launch(LaunchArgs),
     /// Delete instances and their profiles; filesystems are kept.
     ///
@@ -451,10 +567,11 @@ pub enum PlanCmd {
     Destroy(RemoveArgs),
     /// Give an instance a new OS from its image, keeping its data, profiles and MAC/IP.
     ///
-    /// The old instance is kept as a fallback until the new one is configured,
-    /// and restored if anything fails after it was stopped.
+    /// The new instance is prepared while the old one runs; the old one is
+    /// kept as a fallback until the new one is configured, and put back if
+    /// anything fails.
     ///
-    /// Example: lxops script rebuild web1.yaml > rebuild-web1.sh
+    /// Example: lxops rebuild --execute -n web1 web1.yaml
     Rebuild(RebuildArgs),
     /// Rename a stopped instance, its filesystems and its instance profile.
     ///
@@ -650,7 +767,7 @@ pub struct ProfileExportArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// The directory to write to.
-    #[arg(short = 'd', long = "dir", value_name = "DIR", default_value = ".")]
+    #[arg(short = 'd', long = "dir", value_name = "DIR", value_hint = ValueHint::DirPath, default_value = ".")]
     pub dir: PathBuf,
     /// Every profile of the project (read when the plan runs).
     #[arg(long, conflicts_with = "profiles")]
@@ -665,7 +782,7 @@ pub struct ProfileImportArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// YAML files (config, description, devices; other keys are ignored).
-    #[arg(value_name = "FILE", required = true)]
+    #[arg(value_name = "FILE", value_hint = ValueHint::FilePath, required = true)]
     pub files: Vec<PathBuf>,
 }
 
@@ -754,7 +871,7 @@ pub enum Family {
 #[derive(Debug, Args)]
 pub struct AddressesArgs {
     /// Write to this file instead of standard output.
-    #[arg(short = 'o', long, value_name = "FILE")]
+    #[arg(short = 'o', long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub output: Option<PathBuf>,
     #[arg(long = "address-format", value_enum, default_value_t = AddressFormat::Csv)]
     pub format: AddressFormat,
@@ -768,7 +885,7 @@ pub struct AddressesArgs {
 #[derive(Debug, Args)]
 pub struct NumberArgs {
     /// The NAME,NUMBER CSV file (created when missing).
-    #[arg(short = 'f', long = "file", value_name = "FILE", required = true)]
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_hint = ValueHint::FilePath, required = true)]
     pub file: PathBuf,
     /// The lowest number to give [default: the lowest in the file].
     #[arg(long, value_name = "N")]

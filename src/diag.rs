@@ -6,6 +6,7 @@
 //! make the process exit with status 2, printing nothing on stdout. This module
 //! only formats; it never decides what is an error.
 
+use crate::render::style::{Style, err};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -93,7 +94,7 @@ impl fmt::Display for Diag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", self.location(), text(&self.message))?;
         if let Some(h) = &self.hint {
-            write!(f, "\n  hint: {}", text(h))?;
+            write!(f, "\n  {} {}", err(Style::Hint, "hint:"), text(h))?;
         }
         Ok(())
     }
@@ -121,7 +122,7 @@ impl fmt::Display for ConfigError {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "error: {d}")?;
+            write!(f, "{} {d}", err(Style::Error, "error:"))?;
         }
         Ok(())
     }
@@ -165,7 +166,7 @@ pub static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 /// Prints a warning on stderr. Warnings never change the exit status.
 pub fn warn(d: &Diag) {
     if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
-        eprintln!("warning: {d}");
+        eprintln!("{} {d}", err(Style::Warning, "warning:"));
     }
 }
 

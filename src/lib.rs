@@ -36,12 +36,18 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         Command::Info(c) => cmd::info::run(g, c, out),
         Command::Property(c) => cmd::property::run(g, c, out),
         Command::Shiftids(a) => cmd::shiftids::run(&a, out),
-        Command::Ostypes => {
-            for o in cloudconfig::ostype::names() {
+        Command::Ostypes(f) => {
+            let names = cloudconfig::ostype::names();
+            if f.format == cli::Format::Json {
+                return cmd::json(out, "ostypes", names.into());
+            }
+            for o in names {
                 writeln!(out, "{o}")?;
             }
             Ok(())
         }
+        Command::Completions { shell } => cmd::shell::completions(shell, out),
+        Command::Man { dir } => cmd::shell::man(dir.as_deref(), out),
     }
 }
 

@@ -2,16 +2,36 @@
 //!
 //! Configuration and usage errors exit 2 with nothing on stdout; run-time
 //! failures exit 1; a closed stdout (`| head`) is not an error. `diff`
-//! prints its result and exits 3 (drifted) or 4 (could not check).
+//! prints its result and exits 3 (drifted) or 4 (could not check). The
+//! table is `cli::EXIT_STATUSES` (`lxops --help`) and the README's.
 
-use clap::Parser;
 use lxops::diag::{ConfigError, EXIT_CONFIG, EXIT_RUNTIME};
 use std::io::Write;
 use std::process::ExitCode;
 
+/// What `lxops` alone prints: the three most common commands.
+const OVERVIEW: &str = "lxops: compile LXD/Incus container configs into reviewable plans and shell scripts.
+
+Most used:
+  lxops launch -n web1 web.yaml              show the plan; add --execute to run it
+  lxops rebuild --execute -n web1 web.yaml   a new OS under the same data, IP and profiles
+  lxops script rebuild web1.yaml > run.sh    a bash script to review, then: bash run.sh --yes
+
+Every command: lxops --help; one command: lxops help COMMAND";
+
 fn main() -> ExitCode {
-    let cli = match lxops::cli::Cli::try_parse() {
-        Ok(c) => c,
+    if std::env::args_os().len() == 1 {
+        eprintln!("{OVERVIEW}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let parsed = lxops::cli::command()
+        .try_get_matches()
+        .and_then(|m| <lxops::cli::Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(c) => {
+            lxops::render::style::init(c.global.color);
+            c
+        }
         Err(e) => {
             let code = if e.use_stderr() { EXIT_CONFIG } else { 0 };
             let _ = e.print();

@@ -3,7 +3,7 @@
 //! These commands do not validate instances (use `lxops i verify`); they show
 //! what the loader makes of the files.
 
-use crate::cli::{ConfigCmd, GlobalArgs};
+use crate::cli::{ConfigCmd, Format, GlobalArgs};
 use crate::config::{Config, HEADER, LEGACY_HEADER};
 use crate::diag::{ConfigError, Diag};
 use crate::load::{Loader, first_line_comment};
@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 pub fn run(g: &GlobalArgs, c: ConfigCmd, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut loader = Loader::new();
     match c {
+        ConfigCmd::Schema => out.write_all(crate::config::schema().as_bytes())?,
         ConfigCmd::Formats => {
             writeln!(out, "current format: {HEADER}")?;
             writeln!(out, "supported formats:")?;
@@ -27,25 +28,36 @@ pub fn run(g: &GlobalArgs, c: ConfigCmd, out: &mut dyn Write) -> anyhow::Result<
         }
         ConfigCmd::Properties(a) => {
             let props = super::properties(g)?;
-            let m = merged(&mut loader, &a.config, &props)?;
+            let m = merged(&mut loader, &a.config.config, &props)?;
             let mut rows: Vec<Vec<String>> =
                 m.config.properties.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect();
             rows.sort();
+            if a.out.format == Format::Json {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    rows.into_iter().map(|r| (r[0].clone(), r[1].clone().into())).collect();
+                return super::json(out, "properties", map.into());
+            }
             out.write_all(crate::table::render(&[], &rows).as_bytes())?;
         }
         ConfigCmd::CloudConfig(a) => {
             let props = super::properties(g)?;
-            let m = merged(&mut loader, &a.config, &props)?;
+            let m = merged(&mut loader, &a.config.config, &props)?;
+            if a.out.format == Format::Json {
+                return super::json(out, "files", m.config.cloud_config_files.clone().into());
+            }
             for f in &m.config.cloud_config_files {
                 writeln!(out, "{}", crate::runtime::text::text(f))?;
             }
         }
         ConfigCmd::Packages(a) => {
             let props = super::properties(g)?;
-            let m = merged(&mut loader, &a.config, &props)?;
+            let m = merged(&mut loader, &a.config.config, &props)?;
             let mut all = Vec::new();
             for f in &m.config.cloud_config_files {
                 all.extend(crate::cloudconfig::read_file(Path::new(f))?.packages);
+            }
+            if a.out.format == Format::Json {
+                return super::json(out, "packages", all.into());
             }
             for p in all {
                 writeln!(out, "{}", crate::runtime::text::text(&p))?;
@@ -54,10 +66,18 @@ pub fn run(g: &GlobalArgs, c: ConfigCmd, out: &mut dyn Write) -> anyhow::Result<
         ConfigCmd::Includes(a) => {
             loader.quiet = true;
             let mut seen = HashSet::new();
-            for f in &a.configs {
+            let mut listed: Vec<PathBuf> = Vec::new();
+            for f in &a.configs.configs {
                 let f = crate::config_path(f)?;
                 let top = loader.read_raw(&f)?;
-                includes(&mut loader, &top.path, &top.config.include, &mut seen, out)?;
+                includes(&mut loader, &top.path, &top.config.include, &mut seen, &mut listed);
+            }
+            if a.out.format == Format::Json {
+                let files: Vec<String> = listed.iter().map(|p| p.to_string_lossy().to_string()).collect();
+                return super::json(out, "files", files.into());
+            }
+            for p in listed {
+                writeln!(out, "{}", crate::runtime::text::text(&p.to_string_lossy()))?;
             }
         }
         ConfigCmd::Convert { output, force, files } => {
@@ -103,20 +123,19 @@ fn includes(
     file: &Path,
     list: &[String],
     seen: &mut HashSet<PathBuf>,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
+    out: &mut Vec<PathBuf>,
+) {
     for inc in list {
         let p = paths::relative_to_file(file, inc);
         if !seen.insert(p.clone()) {
             continue;
         }
-        writeln!(out, "{}", p.display())?;
+        out.push(p.clone());
         if let Ok(f) = loader.read_raw(&p) {
             let nested = f.config.include.clone();
-            includes(loader, &p, &nested, seen, out)?;
+            includes(loader, &p, &nested, seen, out);
         }
     }
-    Ok(())
 }
 
 fn convert(

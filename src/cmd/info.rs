@@ -3,7 +3,7 @@
 //! Every sub-command resolves each CONFIG fully, so all compile-time errors
 //! show here too; `verify` also resolves device and container sources.
 
-use crate::cli::{GlobalArgs, InfoCmd};
+use crate::cli::{Format, GlobalArgs, InfoCmd};
 use crate::load::Loader;
 use crate::resolve::{self, FsKind, Instance, Options};
 use crate::table;
@@ -11,44 +11,74 @@ use std::io::Write;
 use std::path::PathBuf;
 
 pub fn run(g: &GlobalArgs, c: InfoCmd, out: &mut dyn Write) -> anyhow::Result<()> {
-    let (configs, sources) = match &c {
-        InfoCmd::Verify(a) => (&a.configs, true),
+    let (q, sources) = match &c {
+        InfoCmd::Verify(a) => (a, true),
         InfoCmd::Description(a)
         | InfoCmd::Properties(a)
         | InfoCmd::Filesystems(a)
         | InfoCmd::Devices(a)
-        | InfoCmd::Project(a) => (&a.configs, false),
+        | InfoCmd::Project(a) => (a, false),
     };
-    for inst in instances(g, configs, sources)? {
+    let json = q.out.format == Format::Json;
+    let mut records = Vec::new();
+    for inst in instances(g, &q.configs.configs, sources)? {
+        let mut record = serde_json::Map::new();
+        record.insert("name".into(), inst.name.clone().into());
         match &c {
-            InfoCmd::Verify(_) => writeln!(out, "{}", inst.name)?,
-            InfoCmd::Description(_) => writeln!(
-                out,
-                "{}",
-                crate::runtime::text::multiline(inst.merged.config.description.trim_end())
-            )?,
-            InfoCmd::Project(_) => writeln!(out, "{}", inst.project)?,
+            InfoCmd::Verify(_) => {
+                if !json {
+                    writeln!(out, "{}", inst.name)?;
+                }
+            }
+            InfoCmd::Description(_) => {
+                let d = inst.merged.config.description.trim_end();
+                record.insert("description".into(), d.into());
+                if !json {
+                    writeln!(out, "{}", crate::runtime::text::multiline(d))?;
+                }
+            }
+            InfoCmd::Project(_) => {
+                record.insert("project".into(), inst.project.clone().into());
+                if !json {
+                    writeln!(out, "{}", inst.project)?;
+                }
+            }
             InfoCmd::Properties(_) => {
                 let rows: Vec<Vec<String>> =
                     inst.properties.iter().map(|(k, v, s)| vec![k.clone(), v.clone(), s.clone()]).collect();
-                out.write_all(table::render(&["KEY", "VALUE", "FROM"], &rows).as_bytes())?;
+                let list: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| serde_json::json!({"key": r[0], "value": r[1], "from": r[2]}))
+                    .collect();
+                record.insert("properties".into(), list.into());
+                if !json {
+                    out.write_all(table::render(&["KEY", "VALUE", "FROM"], &rows).as_bytes())?;
+                }
             }
             InfoCmd::Filesystems(_) => {
-                let rows: Vec<Vec<String>> = inst
-                    .filesystems
-                    .iter()
-                    .map(|f| {
-                        let mut flags = vec![if f.kind == FsKind::Zfs { "zfs" } else { "dir" }];
-                        if f.destroy {
-                            flags.push("destroy");
-                        }
-                        if f.transient {
-                            flags.push("transient");
-                        }
-                        vec![f.id.clone(), f.path.clone(), f.pattern.clone(), flags.join(" ")]
-                    })
-                    .collect();
-                out.write_all(table::render(&["FILESYSTEM", "PATH", "PATTERN", "FLAGS"], &rows).as_bytes())?;
+                let mut rows: Vec<Vec<String>> = Vec::new();
+                let mut list: Vec<serde_json::Value> = Vec::new();
+                for f in &inst.filesystems {
+                    let zfs = f.kind == FsKind::Zfs;
+                    let mut flags = vec![if zfs { "zfs" } else { "dir" }];
+                    if f.destroy {
+                        flags.push("destroy");
+                    }
+                    if f.transient {
+                        flags.push("transient");
+                    }
+                    rows.push(vec![f.id.clone(), f.path.clone(), f.pattern.clone(), flags.join(" ")]);
+                    list.push(serde_json::json!({
+                        "id": f.id, "path": f.path, "pattern": f.pattern,
+                        "zfs": zfs, "destroy": f.destroy, "transient": f.transient,
+                    }));
+                }
+                record.insert("filesystems".into(), list.into());
+                if !json {
+                    out.write_all(
+                        table::render(&["FILESYSTEM", "PATH", "PATTERN", "FLAGS"], &rows).as_bytes(),
+                    )?;
+                }
             }
             InfoCmd::Devices(_) => {
                 let mut rows: Vec<Vec<String>> = inst
@@ -73,11 +103,22 @@ pub fn run(g: &GlobalArgs, c: InfoCmd, out: &mut dyn Write) -> anyhow::Result<()
                     })
                     .collect();
                 rows.sort();
-                out.write_all(
-                    table::render(&["SOURCE", "PATH", "NAME", "DIR", "FILESYSTEM"], &rows).as_bytes(),
-                )?;
+                let list: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|r| serde_json::json!({"source": r[0], "path": r[1], "name": r[2], "dir": r[3], "filesystem": r[4]}))
+                    .collect();
+                record.insert("devices".into(), list.into());
+                if !json {
+                    out.write_all(
+                        table::render(&["SOURCE", "PATH", "NAME", "DIR", "FILESYSTEM"], &rows).as_bytes(),
+                    )?;
+                }
             }
         }
+        records.push(serde_json::Value::Object(record));
+    }
+    if json {
+        return super::json(out, "instances", records.into());
     }
     Ok(())
 }

@@ -13,11 +13,24 @@ pub mod number;
 pub mod plan;
 pub mod profile;
 pub mod property;
+pub mod shell;
 pub mod shiftids;
 
 use crate::cli::GlobalArgs;
 use crate::diag::ConfigError;
 use crate::properties::Properties;
+
+/// A query's JSON: `{"format_version": 1, KEY: VALUE}` (the README lists
+/// each command's shape).
+pub fn json(out: &mut dyn std::io::Write, key: &str, value: serde_json::Value) -> anyhow::Result<()> {
+    let mut m = serde_json::Map::new();
+    m.insert("format_version".into(), 1.into());
+    m.insert(key.into(), value);
+    let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(m))?;
+    text.push('\n');
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
 
 /// The command-line and global properties for this invocation.
 pub fn properties(g: &GlobalArgs) -> Result<Properties, ConfigError> {

@@ -3,7 +3,7 @@
 //! `set` rewrites only the properties file (keys sorted); files in
 //! `properties.d` are read but never written.
 
-use crate::cli::{GlobalArgs, PropertyCmd};
+use crate::cli::{Format, GlobalArgs, PropertyCmd};
 use crate::diag::{ConfigError, Diag};
 use crate::properties::read_map;
 use crate::table;
@@ -12,10 +12,15 @@ use std::io::Write;
 pub fn run(g: &GlobalArgs, c: PropertyCmd, out: &mut dyn Write) -> anyhow::Result<()> {
     let props = super::properties(g)?;
     match c {
-        PropertyCmd::List => {
+        PropertyCmd::List(f) => {
             let mut rows: Vec<Vec<String>> =
                 props.global.iter().map(|(k, (v, _))| vec![k.clone(), v.clone()]).collect();
             rows.sort();
+            if f.format == Format::Json {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    rows.into_iter().map(|r| (r[0].clone(), r[1].clone().into())).collect();
+                return super::json(out, "properties", map.into());
+            }
             out.write_all(table::render(&["KEY", "VALUE"], &rows).as_bytes())?;
         }
         PropertyCmd::Get { key } => {

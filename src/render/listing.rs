@@ -7,6 +7,7 @@
 //! plan being reviewed. Nothing is executed.
 
 use crate::plan::model::{Action, Edge, Guarded, POLLS_PER_SECOND, Parse, Plan, Step};
+use crate::render::style::{Stream, Style, paint};
 use crate::render::{describe, display_cmd};
 use crate::runtime::text::text;
 use std::fmt::Write;
@@ -17,14 +18,14 @@ pub fn render(plan: &Plan, run_hint: &str, script_hint: &str) -> String {
     let mut s = String::new();
     let n = plan.step_count();
     let d = plan.destructive_steps().len();
-    let _ = writeln!(
-        s,
+    let head = format!(
         "Plan: {} {} ({}): {n} step{}, {d} destructive",
         plan.command,
         plan.instances().join(" "),
         plan.backend.name(),
         if n == 1 { "" } else { "s" }
     );
+    let _ = writeln!(s, "{}", paint(Stream::Stdout, Style::Heading, &head));
     for note in &plan.notes {
         let _ = writeln!(s, "note: {}", text(note));
     }
@@ -76,7 +77,11 @@ fn guarded(s: &mut String, g: &Guarded) {
 }
 
 fn step(s: &mut String, k: usize, width: usize, st: &Step) {
-    let mark = if st.destructive { "  [DESTRUCTIVE]" } else { "" };
+    let mark = if st.destructive {
+        format!("  {}", paint(Stream::Stdout, Style::Destructive, "[DESTRUCTIVE]"))
+    } else {
+        String::new()
+    };
     let _ = writeln!(s, "{k:>width$}. [{}] {}{mark}", st.kind.name(), text(&st.title));
     let pad = " ".repeat(width + 4);
     if let Some(o) = &st.origin {

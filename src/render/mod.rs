@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod listing;
+pub mod style;
 
 use crate::plan::model::{Cmd, Cond, Input, Part, Sink, Target, Word};
 use crate::runtime::quote::quote;

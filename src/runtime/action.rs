@@ -89,11 +89,26 @@ lxops_wait_network() {
     return 0
   fi
   for ((i = 0; i < tries; i++)); do
-    lxops_poll_ipv4 "$var" "$name" "$@" && return 0
+    lxops_poll_ipv4 "$var" "$name" "$@" && { lxops_status_end; return 0; }
+    lxops_status "$i" "$tries" "$seconds" "waiting for an IPv4 address of $name"
     sleep "$pause"
   done
+  lxops_status_end
   lxops_say "    no IPv4 address for $name after $seconds s"
   return 1
+}
+# lxops_status I TRIES SECONDS TEXT: on a terminal, a status line that
+# counts the seconds of a wait (rewritten in place; nothing otherwise).
+lxops_status() {
+  [ -t 2 ] || return 0
+  local per=$(($2 / ($3 > 0 ? $3 : 1)))
+  (($1 % (per > 0 ? per : 1) == 0)) || return 0
+  printf '\r    %s: %d s\033[K' "$4" $(($1 / (per > 0 ? per : 1))) >&2
+}
+# lxops_status_end: the status line goes.
+lxops_status_end() {
+  [ -t 2 ] || return 0
+  printf '\r\033[K' >&2
 }
 # lxops_wait_ready SECONDS TRIES PAUSE ARGV...: retries ARGV up to TRIES times,
 # PAUSE seconds apart, until it succeeds.
@@ -101,9 +116,11 @@ lxops_wait_ready() {
   local seconds=$1 tries=$2 pause=$3 i
   shift 3
   for ((i = 0; i < tries; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
+    "$@" >/dev/null 2>&1 && { lxops_status_end; return 0; }
+    lxops_status "$i" "$tries" "$seconds" 'waiting for the instance to answer'
     sleep "$pause"
   done
+  lxops_status_end
   lxops_say "    the instance did not answer within $seconds s"
   return 1
 }
@@ -232,6 +249,28 @@ impl Runner {
         Ok(out)
     }
 
+    /// On a terminal, a status line counting the seconds of a wait, rewritten
+    /// in place (the Rust half of `lxops_status`); a unit's output, going to
+    /// its log, gets none.
+    fn status(&self, poll: u32, what: &str) {
+        use std::io::{IsTerminal, Write};
+        if self.unit.is_none() && poll.is_multiple_of(POLLS_PER_SECOND) && std::io::stderr().is_terminal() {
+            let mut e = std::io::stderr().lock();
+            let _ = write!(e, "\r    {what}: {} s\x1b[K", poll / POLLS_PER_SECOND);
+            let _ = e.flush();
+        }
+    }
+
+    /// The status line goes (`lxops_status_end`).
+    fn status_end(&self) {
+        use std::io::{IsTerminal, Write};
+        if self.unit.is_none() && std::io::stderr().is_terminal() {
+            let mut e = std::io::stderr().lock();
+            let _ = write!(e, "\r\x1b[K");
+            let _ = e.flush();
+        }
+    }
+
     /// One poll for `instance`'s IPv4 address, kept in `address` (the Rust
     /// half of `lxops_poll_ipv4`).
     fn poll_ipv4(&mut self, list: &Cmd, instance: &str, address: &str) -> bool {
@@ -283,23 +322,30 @@ impl Runner {
                 if !has_nic(&text) {
                     return Ok(Outcome::Skipped("the instance has no network interface".into()));
                 }
-                for _ in 0..seconds * POLLS_PER_SECOND {
+                let what = format!("waiting for an IPv4 address of {instance}");
+                for i in 0..seconds * POLLS_PER_SECOND {
                     if self.poll_ipv4(list, instance, address) {
+                        self.status_end();
                         return Ok(Outcome::Ran);
                     }
+                    self.status(i, &what);
                     std::thread::sleep(Duration::from_millis(1000 / u64::from(POLLS_PER_SECOND)));
                 }
+                self.status_end();
                 let msg = format!("no IPv4 address for {instance} after {seconds} s");
                 self.say(&format!("    {msg}"));
                 return Err(RunError(msg));
             }
             Action::WaitReady { probe, seconds } => {
-                for _ in 0..seconds * POLLS_PER_SECOND {
+                for i in 0..seconds * POLLS_PER_SECOND {
                     if self.spawn(probe, Out::Discard)?.status == 0 {
+                        self.status_end();
                         return Ok(Outcome::Ran);
                     }
+                    self.status(i, "waiting for the instance to answer");
                     std::thread::sleep(Duration::from_millis(1000 / u64::from(POLLS_PER_SECOND)));
                 }
+                self.status_end();
                 let msg = format!("the instance did not answer within {seconds} s");
                 self.say(&format!("    {msg}"));
                 return Err(RunError(msg));

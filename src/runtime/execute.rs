@@ -9,6 +9,7 @@
 //! `bash SCRIPT --from …`).
 
 use crate::plan::model::{Plan, Resume};
+use crate::render::style::Style;
 use crate::runtime::script::{done, fact_error, lock_file};
 use crate::runtime::text::{show, text};
 use crate::runtime::unit::StepEnd;
@@ -212,15 +213,19 @@ fn run_unit(r: &mut Runner, plan: &Plan, u: usize, from: Resume, resume: &dyn Fn
                 let here = Resume { unit: u, step: k };
                 let label = plan.resume_label(here);
                 r.trace(&["step", &unit.name, &k.to_string(), "failed"]);
-                r.say(&format!("error: step {label} failed: {}", text(&s.title)));
+                r.say_marked(Style::Error, "error:", &format!(" step {label} failed: {}", text(&s.title)));
                 r.undoing.set(true);
                 let undone = r.undo(plan, u, k);
                 r.cleanup(plan, u);
                 r.undoing.set(false);
                 if undone || !resumable.contains(&here) {
-                    r.say("  hint: fix the cause, then run it all again");
+                    r.say_marked(Style::Hint, "  hint:", " fix the cause, then run it all again");
                 } else {
-                    r.say(&format!("  hint: fix the cause, then resume with: {}", resume(&label)));
+                    r.say_marked(
+                        Style::Hint,
+                        "  hint:",
+                        &format!(" fix the cause, then resume with: {}", resume(&label)),
+                    );
                 }
                 return UnitEnd::Failed(label, s.title.clone());
             }

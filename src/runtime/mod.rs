@@ -227,6 +227,16 @@ impl Runner {
         }
     }
 
+    /// A progress line whose first words (`mark`) stand out on a terminal;
+    /// a unit's lines go to its log too, and stay plain.
+    pub fn say_marked(&self, style: crate::render::style::Style, mark: &str, rest: &str) {
+        let mark = match self.unit {
+            None => crate::render::style::err(style, mark),
+            Some(_) => mark.to_string(),
+        };
+        self.say(&format!("{mark}{rest}"));
+    }
+
     /// One trace record (the script's `lxops_trace`): fields joined by spaces.
     pub fn trace(&mut self, fields: &[&str]) {
         if let Some(f) = &mut self.trace {

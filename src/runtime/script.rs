@@ -89,10 +89,19 @@ fn environment() -> Environment<'static> {
     env
 }
 
-/// The question both runtimes ask on a terminal before destructive steps.
+/// The question both runtimes ask on a terminal before destructive steps,
+/// listing them.
 pub fn question(plan: &Plan) -> String {
-    let n = plan.destructive_steps().len();
-    format!("This plan has {n} destructive step{}. Type yes to run it: ", if n == 1 { "" } else { "s" })
+    let steps = plan.destructive_steps();
+    let n = steps.len();
+    let mut q = format!("This plan has {n} destructive step{}:\n", if n == 1 { "" } else { "s" });
+    for (u, k, s) in steps {
+        let unit = plan.units.iter().position(|x| std::ptr::eq(x, u)).unwrap_or(0);
+        let label = plan.resume_label(crate::plan::model::Resume { unit, step: k });
+        q.push_str(&format!("  {label}. {}\n", text(&s.title)));
+    }
+    q.push_str("Type yes to run it: ");
+    q
 }
 
 /// Why both runtimes refuse destructive steps off a terminal without `--yes`.

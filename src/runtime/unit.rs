@@ -11,6 +11,7 @@
 //! `undo`, `cleanup`, `message`, `downtime` and `end`.
 
 use crate::plan::model::{Edge, Guarded, Part, Plan, Step, Undo, Word};
+use crate::render::style::Style;
 use crate::runtime::action::{self, Outcome};
 use crate::runtime::cmd::{self, Out};
 use crate::runtime::cond;
@@ -250,7 +251,8 @@ impl Runner {
     pub fn run_step(&mut self, plan: &Plan, u: usize, k: usize, s: &Step) -> Result<StepEnd, RunError> {
         self.unit_name = plan.units[u].name.clone();
         self.step_no = k;
-        self.say(&format!("{} {}", Self::tag(plan, u, k), text(&s.title)));
+        let tag = Self::tag(plan, u, k);
+        self.say_marked(Style::Heading, &tag, &format!(" {}", text(&s.title)));
         let t0 = Instant::now();
         if let Some(c) = &s.skip_if
             && self.eval(c)?
@@ -271,14 +273,14 @@ impl Runner {
         if let Some(t) = s.timer.as_ref().filter(|t| t.edge == Edge::Stop) {
             self.vars.insert(t.stop.clone(), now_us());
         }
-        self.say(&format!("    ok {} s", secs(t0.elapsed().as_micros())));
+        self.say_marked(Style::Ok, "    ok", &format!(" {} s", secs(t0.elapsed().as_micros())));
         let (n, k) = (self.unit_name.clone(), k.to_string());
         self.trace(&["step", &n, &k, "ok"]);
         Ok(StepEnd::Ran)
     }
 
     fn skip(&mut self, note: &str) {
-        self.say(&format!("    skipped: {note}"));
+        self.say_marked(Style::Quiet, "    skipped:", &format!(" {note}"));
         let (n, k) = (self.unit_name.clone(), self.step_no.to_string());
         self.trace(&["step", &n, &k, "skipped"]);
     }

@@ -6,6 +6,7 @@
 //! - `equivalence`, `hostile`, `regressions`, `runtimes`: the script and
 //!   `--execute` agree, on fixtures, generated hostile inputs, the nine
 //!   review cases and the parsers' generated inputs.
+//! - `cli`: completions (sourced in bash), man pages, --version, exit statuses, usage errors.
 //! - `calls`: the server calls each command makes, counted and snapshotted.
 //! - `schema`, `tidy`: the JSON contract and the architecture's invariants.
 //! - `shiftids`: the native owner shift and the plans' shell routine agree.
@@ -18,6 +19,7 @@
 //!   bench is down; the fast-tier command leaves them out by name.
 
 mod calls;
+mod cli;
 mod equivalence;
 mod fixtures;
 mod fuzz;
