@@ -107,14 +107,23 @@ fn snapshot_steps(b: &mut Builder, inst: &Instance) -> Option<(String, Vec<Strin
     ));
     let datasets: Vec<String> = fss.iter().map(|f| f.path.clone()).collect();
     for fs in fss {
+        let snapshot = Word::lit_var(format!("{}@", fs.path), &var);
         b.step(
             Step::new(
                 &format!("snapshot/{}", fs.id),
                 Kind::Host,
                 format!("snapshot ZFS filesystem {}", fs.path),
-                Action::Run(vec![host::zfs_snapshot(Word::lit_var(format!("{}@", fs.path), &var))]),
+                Action::Run(vec![host::zfs_snapshot(snapshot.clone())]),
             )
-            .origin(origin(&fs.file, &format!("filesystems.{}", fs.id))),
+            .origin(origin(&fs.file, &format!("filesystems.{}", fs.id)))
+            // Names have one-second steps: a rebuild of this instance that
+            // failed within the same second left a snapshot by this name.
+            // It was taken while the instance ran, as this one would be, so
+            // it serves the same purpose; failing on it would not help.
+            .skip_if(
+                Cond::Succeeds(host::zfs_snapshot_exists(snapshot)),
+                "a snapshot by this name exists already (taken less than a second ago)",
+            ),
         );
     }
     Some((var, datasets))

@@ -222,9 +222,10 @@ fn extract_launch_from_the_template_publish_and_list() {
         );
 
         // a running instance without a snapshot: one is taken and deleted, it
-        // keeps running (its content changes first: LXD refuses to publish an
-        // image identical to one it has)
-        super::exec(&app, &["sh", "-c", "echo changed > /etc/lxt-publish"]);
+        // keeps running (its root file system changes first: LXD refuses to
+        // publish an image identical to one it has; /etc and /home are disk
+        // devices here, so a write there would not change the image)
+        super::exec(&app, &["sh", "-c", "echo changed > /lxt-publish"]);
         let running = t.name(&format!("{m}-run"));
         t.register(Resource::Image(running.clone()));
         lx.must(mode, "publish", &["--alias", &running, "--reuse", &app]);

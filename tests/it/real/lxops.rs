@@ -204,8 +204,8 @@ impl<'a> Lx<'a> {
             "{mode:?} `lxops {command} {}` failed with exit status {}\n--- stderr ---\n{}--- stdout ---\n{}",
             args.join(" "),
             r.status,
-            r.stderr,
-            r.stdout
+            super::readable(&r.stderr),
+            super::readable(&r.stdout)
         );
         r
     }

@@ -292,11 +292,35 @@ pub fn run_input<S: AsRef<OsStr>>(program: &str, args: &[S], input: Option<&[u8]
             "`{}` failed with exit status {}\n--- stderr ---\n{}--- stdout ---\n{}",
             describe(program.as_ref(), &argv),
             r.status,
-            r.stderr,
-            r.stdout
+            readable(&r.stderr),
+            readable(&r.stdout)
         );
     }
     r.stdout
+}
+
+/// Output as a failure message shows it: a server's progress bars (lines
+/// rewritten with carriage returns, such as "Image pack: 57% (16.78MB/s)")
+/// are dropped, so that they cannot push the error itself out of a CI log
+/// that keeps only its head and tail.
+pub fn readable(output: &str) -> String {
+    let mut out = String::new();
+    let mut dropped = 0usize;
+    for line in output.split(['\n', '\r']) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if line.contains("% (") && line.contains("/s)") {
+            dropped += 1;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if dropped > 0 {
+        out.push_str(&format!("({dropped} progress lines left out)\n"));
+    }
+    out
 }
 
 /// The backend CLI (`lxc` or `incus`) with `args`; panics on failure.
@@ -623,7 +647,16 @@ fn preclean() {
 
 #[cfg(test)]
 mod harness_tests {
-    use super::parse_env_file;
+    use super::{parse_env_file, readable};
+
+    #[test]
+    fn failure_messages_leave_progress_bars_out() {
+        let out = "[3/4] publish\nPublishing instance: Image pack: 5% (61.91MB/s)\r   \rPublishing instance: Image pack: 9% (39.12MB/s)\r\nError: The image already exists: 06a9\n";
+        assert_eq!(
+            readable(out),
+            "[3/4] publish\nError: The image already exists: 06a9\n(2 progress lines left out)\n"
+        );
+    }
 
     #[test]
     fn env_file_parsing() {
