@@ -63,6 +63,10 @@ pub struct GlobalArgs {
     /// Project to use, overriding the config's `project`.
     #[arg(long, global = true, value_name = "PROJECT")]
     pub project: Option<String>,
+    /// Cluster member to place instances on, or @GROUP (the server chooses a
+    /// member of the group), overriding the config's `target`.
+    #[arg(long, global = true, value_name = "MEMBER")]
+    pub target: Option<String>,
     /// Instance name (only with one CONFIG) [default: the config file's base name].
     #[arg(short = 'n', long, global = true, value_name = "NAME")]
     pub name: Option<String>,

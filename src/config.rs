@@ -33,6 +33,12 @@ pub struct Config {
     /// The Incus/LXD project; `--project` overrides it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub project: String,
+    /// The cluster member to place the instance on, or `@GROUP` to let the server choose
+    /// within a cluster group (`@default`: any member); `--target` overrides it. With a
+    /// target, host-side steps run on the member that holds the instance, over ssh
+    /// (`member-ssh.<member>` properties name the destinations).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
     /// `[project_]container[/snapshot]`: copy the instance from another instead of an image.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin: String,
@@ -160,6 +166,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "ostype",
     "image",
     "project",
+    "target",
     "origin",
     "device-template",
     "device-origin",

@@ -387,6 +387,7 @@ impl Merger<'_> {
         single("ostype", &c.ostype, &mut t.ostype);
         single("image", &c.image, &mut t.image);
         single("project", &c.project, &mut t.project);
+        single("target", &c.target, &mut t.target);
         single("profile-pattern", &c.profile_pattern, &mut t.profile_pattern);
         single("device-owner", &c.device_owner, &mut t.device_owner);
         single("origin", &c.origin, &mut t.origin);

@@ -21,7 +21,8 @@ pub fn run(g: &GlobalArgs, q: &QueryArgs, out: &mut dyn Write) -> anyhow::Result
         .into());
     }
     let props = super::properties(g)?;
-    let opts = Options { name: g.name.clone(), project: g.project.clone(), sources: true };
+    let opts =
+        Options { name: g.name.clone(), project: g.project.clone(), sources: true, target: g.target.clone() };
     let mut loader = crate::load::Loader::new();
     let (mut errs, mut insts) = (Vec::new(), Vec::new());
     for f in files {

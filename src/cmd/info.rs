@@ -129,7 +129,8 @@ pub fn run(g: &GlobalArgs, c: InfoCmd, out: &mut dyn Write) -> anyhow::Result<()
 pub fn instances(g: &GlobalArgs, configs: &[PathBuf], sources: bool) -> anyhow::Result<Vec<Instance>> {
     let files = crate::config_paths(g, configs)?;
     let props = super::properties(g)?;
-    let opts = Options { name: g.name.clone(), project: g.project.clone(), sources };
+    let opts =
+        Options { name: g.name.clone(), project: g.project.clone(), sources, target: g.target.clone() };
     let mut loader = Loader::new();
     let mut out = Vec::new();
     let mut errs = Vec::new();

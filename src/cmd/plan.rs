@@ -171,7 +171,8 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
     }
     let props = super::properties(g)?;
     let sources = matches!(c, PlanCmd::Launch(_) | PlanCmd::CreateDevices(_) | PlanCmd::Rebuild(_));
-    let opts = Options { name: g.name.clone(), project: g.project.clone(), sources };
+    let opts =
+        Options { name: g.name.clone(), project: g.project.clone(), sources, target: g.target.clone() };
     // copy-filesystems names its instances with --instance and --from-instance.
     let opts = match c {
         PlanCmd::CopyFilesystems(a) => Options { name: Some(a.instance.clone()), ..opts },
@@ -239,6 +240,29 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
             });
         }
         b.instance(&inst, &loader);
+        if inst.cluster.is_some() {
+            use crate::plan::cluster::enter;
+            match c {
+                PlanCmd::Launch(_) => enter(&mut b, &inst, false),
+                PlanCmd::Rebuild(_)
+                | PlanCmd::Delete(_)
+                | PlanCmd::Destroy(_)
+                | PlanCmd::Snapshot(_)
+                | PlanCmd::Rollback(_)
+                | PlanCmd::CreateDevices(_) => enter(&mut b, &inst, true),
+                // Server-side only: the cluster forwards them.
+                PlanCmd::Configure(_) | PlanCmd::CreateProfile(_) | PlanCmd::Profile(_) => {}
+                _ => {
+                    errs.push(
+                        Diag::new(format!("lxops {} does not act on cluster instances yet", c.name()))
+                            .in_file(inst.merged.origins.field("target", &inst.config_file))
+                            .at_key("target")
+                            .hint("on a cluster: launch, rebuild, configure, delete, destroy, snapshot, rollback, create-devices, create-profile and profile apply/reorder"),
+                    );
+                    continue;
+                }
+            }
+        }
         match c {
             PlanCmd::Launch(_) => lifecycle::launch(&mut b, &inst, &mut errs),
             PlanCmd::Configure(_) => lifecycle::configure(&mut b, &inst, &mut errs),
@@ -434,7 +458,12 @@ fn publish(g: &GlobalArgs, a: &crate::cli::PublishArgs) -> Result<crate::plan::m
         Some(f) => {
             let f = crate::config_path(f)?;
             let props = super::properties(g)?;
-            let opts = Options { name: g.name.clone(), project: g.project.clone(), sources: false };
+            let opts = Options {
+                name: g.name.clone(),
+                project: g.project.clone(),
+                sources: false,
+                target: g.target.clone(),
+            };
             Some(resolve::instance(&mut Loader::new(), &f, &props, &opts)?)
         }
     };

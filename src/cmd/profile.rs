@@ -21,7 +21,12 @@ pub fn run(g: &GlobalArgs, c: &PlanCmd, out: &mut dyn Write) -> anyhow::Result<(
     };
     let files = crate::config_paths(g, &q.configs.configs)?;
     let props = super::properties(g)?;
-    let opts = Options { name: g.name.clone(), project: g.project.clone(), sources: false };
+    let opts = Options {
+        name: g.name.clone(),
+        project: g.project.clone(),
+        sources: false,
+        target: g.target.clone(),
+    };
     let mut loader = crate::load::Loader::new();
     let mut errs = Vec::new();
     let mut insts = Vec::new();

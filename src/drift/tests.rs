@@ -30,7 +30,7 @@ fn instance(extra: &str) -> (Instance, PathBuf) {
     )
     .unwrap();
     let props = crate::properties::Properties::load(&[], Some(&props)).unwrap();
-    let opts = crate::resolve::Options { name: None, project: None, sources: false };
+    let opts = crate::resolve::Options { name: None, project: None, sources: false, target: None };
     let inst = crate::resolve::instance(&mut crate::load::Loader::new(), &cfg, &props, &opts).unwrap();
     (inst, dir)
 }

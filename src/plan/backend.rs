@@ -106,6 +106,11 @@ impl Backend {
         self.cmd(project, &["list", "--format", "csv", "--columns", "n4", name])
     }
 
+    /// `info NAME`: its `Location: ` line names the cluster member.
+    pub fn info(self, project: &str, name: &str) -> Cmd {
+        self.cmd(project, &["info", name])
+    }
+
     pub fn show(self, project: &str, name: &str) -> Cmd {
         self.cmd(project, &["config", "show", name])
     }

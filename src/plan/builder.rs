@@ -6,7 +6,8 @@
 //! windows are opened and closed through handles.
 
 use crate::plan::backend::Backend;
-use crate::plan::model::{Check, Cmd, Cond, Fact, Guarded, Plan, Step, Undo, Unit, Word};
+use crate::plan::cluster::Remote;
+use crate::plan::model::{Action, Check, Cmd, Cond, Fact, Guarded, Plan, Step, Target, Undo, Unit, Word};
 use crate::resolve::Instance;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
@@ -66,6 +67,10 @@ pub struct Builder {
     lock_set: std::collections::HashSet<String>,
     /// Cloud-config files parsed so far: each is read once per invocation.
     cloud: HashMap<std::path::PathBuf, std::rc::Rc<crate::cloudconfig::CloudConfig>>,
+    /// Where the current unit's host-side work runs (a cluster member, D36).
+    remote: Option<Remote>,
+    /// `--target` for the current unit's create or copy.
+    placement: Option<Word>,
 }
 
 impl Builder {
@@ -88,6 +93,54 @@ impl Builder {
             input_set: Default::default(),
             lock_set: Default::default(),
             cloud: HashMap::new(),
+            remote: None,
+            placement: None,
+        }
+    }
+
+    /// Sends the current unit's host-side work to a cluster member from now
+    /// on (its instance is created there).
+    pub fn set_remote(&mut self, r: Remote) {
+        self.placement = Some(r.member.clone());
+        self.remote = Some(r);
+        self.program("ssh");
+    }
+
+    /// The current unit's instance is created with `--target WORD`.
+    pub fn set_placement(&mut self, w: Word) {
+        self.placement = Some(w);
+    }
+
+    pub fn remote_target(&self) -> Option<Target> {
+        self.remote.as_ref().map(|r| r.target.clone())
+    }
+
+    /// Marks the step (0-based) that checks the member; its program list is
+    /// completed when the unit ends.
+    pub fn set_member_check(&mut self, step: usize) {
+        if let Some(r) = &mut self.remote {
+            r.check = step;
+        }
+    }
+
+    /// The create or copy command, with the unit's `--target`.
+    pub fn placed(&self, c: Cmd) -> Cmd {
+        match &self.placement {
+            Some(w) => c.push("--target").push(w.clone()),
+            None => c,
+        }
+    }
+
+    /// Ends the current unit's remote part: the member check lists the
+    /// programs its steps run there.
+    fn seal(&mut self) {
+        self.placement = None;
+        let Some(r) = self.remote.take() else { return };
+        let unit = self.current();
+        if let Some(s) = unit.steps.get_mut(r.check)
+            && let Action::Assert { cond: Cond::Succeeds(c), .. } = &mut s.action
+        {
+            *c = crate::plan::cluster::member_check_cmd(&r.programs, &r.target);
         }
     }
 
@@ -110,6 +163,7 @@ impl Builder {
 
     /// Starts the unit of an instance: its steps follow; its name is locked.
     pub fn unit(&mut self, name: &str) {
+        self.seal();
         self.plan.units.push(Unit {
             name: name.to_string(),
             steps: Vec::new(),
@@ -121,6 +175,7 @@ impl Builder {
 
     /// Starts a unit that acts on no instance (profiles, say): nothing to lock.
     pub fn group(&mut self, name: &str) {
+        self.seal();
         self.plan.units.push(Unit {
             name: name.to_string(),
             steps: Vec::new(),
@@ -165,6 +220,15 @@ impl Builder {
     }
 
     pub fn program(&mut self, p: &str) {
+        // On a cluster, host programs are needed on the member (checked there).
+        if let Some(r) = &mut self.remote
+            && p != self.settings.backend.cli()
+            && p != "date"
+            && p != "ssh"
+        {
+            r.programs.insert(p.to_string());
+            return;
+        }
         if !self.plan.programs.iter().any(|x| x == p) {
             self.plan.programs.push(p.to_string());
         }
@@ -276,7 +340,18 @@ impl Builder {
         error: impl Into<String>,
         hint: impl Into<String>,
     ) {
-        self.plan.checks.push(Check { title: title.into(), ok, error: error.into(), hint: hint.into() });
+        let c = Check { title: title.into(), ok, error: error.into(), hint: hint.into() };
+        let cli = self.settings.backend.cli();
+        // On a cluster, what a check reads on the host is read on the member,
+        // in the unit (only there is the member known).
+        if let Some(r) = &mut self.remote
+            && crate::plan::cluster::reads_host(&c.ok, cli)
+        {
+            let s = crate::plan::cluster::check_step(c, r, cli);
+            self.current().steps.push(s);
+            return;
+        }
+        self.plan.checks.push(c);
     }
 
     fn current(&mut self) -> &mut Unit {
@@ -284,7 +359,11 @@ impl Builder {
     }
 
     /// Adds a step to the current unit; returns its number in the unit.
-    pub fn step(&mut self, s: Step) -> usize {
+    pub fn step(&mut self, mut s: Step) -> usize {
+        let cli = self.settings.backend.cli();
+        if let Some(r) = &mut self.remote {
+            crate::plan::cluster::retarget_step(&mut s, r, cli);
+        }
         let u = self.current();
         u.steps.push(s);
         u.steps.len()
@@ -298,7 +377,8 @@ impl Builder {
 
     /// Closes a window: if a step added since it was opened fails, `cmds`
     /// run, then `message` is printed.
-    pub fn close_undo(&mut self, w: UndoWindow, cmds: Vec<Guarded>, message: Vec<Word>) {
+    pub fn close_undo(&mut self, w: UndoWindow, mut cmds: Vec<Guarded>, message: Vec<Word>) {
+        self.on_member(&mut cmds);
         let unit = &mut self.plan.units[w.unit];
         let last = unit.steps.len();
         if last >= w.first {
@@ -309,13 +389,25 @@ impl Builder {
     /// A command that runs when the current unit ends, whatever happened,
     /// if its condition holds (once per element of `each`, when given).
     pub fn cleanup(&mut self, cmd: Cmd, when: Option<Cond>, each: Option<crate::plan::model::Each>) {
-        self.current().cleanup.push(Guarded { cmd, when, each });
+        let mut g = vec![Guarded { cmd, when, each }];
+        self.on_member(&mut g);
+        self.current().cleanup.extend(g);
+    }
+
+    /// Undo and cleanup commands that are host-side go to the member.
+    fn on_member(&mut self, cmds: &mut [Guarded]) {
+        let cli = self.settings.backend.cli();
+        if let Some(r) = &mut self.remote {
+            cmds.iter_mut().for_each(|g| crate::plan::cluster::retarget_guarded(g, r, cli));
+        }
     }
 
     /// Like [`Builder::cleanup`], but before the cleanup added so far (a
     /// clone goes before the snapshot it was made from).
     pub fn cleanup_first(&mut self, cmd: Cmd, when: Option<Cond>) {
-        self.current().cleanup.insert(0, Guarded { cmd, when, each: None });
+        let mut g = vec![Guarded { cmd, when, each: None }];
+        self.on_member(&mut g);
+        self.current().cleanup.insert(0, g.remove(0));
     }
 
     /// A fresh run-time value name built from `parts`.
@@ -337,6 +429,9 @@ impl Builder {
 
     /// The plan, keeping only the flags something reads.
     pub fn finish(mut self) -> Plan {
+        if !self.plan.units.is_empty() {
+            self.seal();
+        }
         let mut read = Vec::new();
         for u in &self.plan.units {
             for s in &u.steps {

@@ -262,3 +262,24 @@ pub fn move_dir(old: &str, new: &str) -> Cmd {
 pub fn utc_time(format: &str) -> Cmd {
     Cmd::new(["date", "-u", &format!("+{format}")])
 }
+
+/// `test FLAG PATH` (a file test on another host).
+pub fn test(flag: &str, path: &str) -> Cmd {
+    Cmd::new(["test", flag, path])
+}
+
+/// Prints `path` when it is an empty directory (on another host).
+pub fn find_empty_dir(path: &str) -> Cmd {
+    Cmd::new(["find", path, "-maxdepth", "0", "-type", "d", "-empty"])
+}
+
+/// Prints the canonical path (on another host).
+pub fn realpath(path: &str) -> Cmd {
+    Cmd::new(["realpath", "-e", "--", path])
+}
+
+/// Succeeds when sudo works (as root) and every program is found.
+pub fn programs_installed<'a>(programs: impl IntoIterator<Item = &'a str>) -> Cmd {
+    let script = "for p in \"$@\"; do command -v \"$p\" >/dev/null || { echo \"lxops: $p is not installed\" >&2; exit 1; }; done";
+    Cmd::new(["sh", "-c", script, "sh"]).extend(programs).root()
+}

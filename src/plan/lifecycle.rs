@@ -162,7 +162,12 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
             format!("fix `origin` in {}", inst.merged.origins.field("origin", top).display()),
         );
     }
-    devices::steps(b, inst);
+    // Placed by the server on a cluster (`@GROUP`), the instance is created
+    // first: its member, where the data goes, is known only then (D36).
+    let deferred = inst.cluster.as_ref().is_some_and(|c| c.member().is_none());
+    if !deferred {
+        devices::steps(b, inst);
+    }
     create_profile(b, inst, Some(resuming));
     let exists = Cond::has_key(&instances, name);
     let mark = format!("{LAUNCH_MARK}={LAUNCH_INCOMPLETE}");
@@ -194,15 +199,21 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
                     Kind::Server,
                     format!("copy instance {name} from {src}"),
                     Action::Run(vec![
-                        be.copy(&o.project, &src, name, &inst.project, &launch_profiles(inst))
-                            .push("--config")
-                            .push(mark.as_str()),
+                        b.placed(
+                            be.copy(&o.project, &src, name, &inst.project, &launch_profiles(inst))
+                                .push("--config")
+                                .push(mark.as_str()),
+                        ),
                     ]),
                 )
                 .origin(origin(inst.merged.origins.field("origin", top), "origin"))
                 .skip_if(exists, format!("instance {name} exists (the launch carries on)")),
             );
         }
+    }
+    if deferred {
+        crate::plan::cluster::locate(b, inst);
+        devices::steps(b, inst);
     }
     let running = Cond::has_row(&instances, name, "RUNNING");
     let start = Step::new(
@@ -271,7 +282,13 @@ pub fn launch_profiles(inst: &Instance) -> Vec<String> {
 /// The step that creates (not starts) the instance from its image.
 pub fn create_step(b: &Builder, inst: &Instance) -> Step {
     let name = &inst.name;
-    let cmd = b.backend().create(&inst.project, &inst.image, name, &launch_profiles(inst), &inst.lxc_options);
+    let cmd = b.placed(b.backend().create(
+        &inst.project,
+        &inst.image,
+        name,
+        &launch_profiles(inst),
+        &inst.lxc_options,
+    ));
     Step::new(
         "create",
         Kind::Server,

@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod builder;
+pub mod cluster;
 pub mod data;
 pub mod devices;
 pub mod host;

@@ -386,6 +386,11 @@ pub enum Parse {
     /// From `od`'s random bytes (decimal numbers): `prefix` followed by one
     /// lower-case letter per number (a temporary instance's name).
     RandomName { prefix: String },
+    /// From `info`: the cluster member in its `Location: ` line (a name
+    /// lxops can pass on; `none`, on a single server, fails the parse) or,
+    /// with `ssh`, that member's ssh destination (its entry in `ssh`, else
+    /// its name). With `expect`, a member other than that one fails the parse.
+    Member { ssh: Vec<(String, String)>, expect: Option<String> },
 }
 
 impl Parse {

@@ -413,6 +413,8 @@ until the new one is configured, then deleted with its instance snapshots; data 
         }
         c
     };
+    // On a cluster, the new instance goes where the old one is (D36).
+    let create = b.placed(create);
     b.step(
         Step::new(
             "prepare",

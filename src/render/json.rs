@@ -284,6 +284,8 @@ fn parse_name(p: &m::Parse) -> &'static str {
         m::Parse::CommonBase { .. } => "common_base",
         m::Parse::RandomName { .. } => "random_name",
         m::Parse::CsvNames => "csv_names",
+        m::Parse::Member { ssh, .. } if ssh.is_empty() => "member",
+        m::Parse::Member { .. } => "member_ssh",
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Options {
     pub project: Option<String>,
     /// Resolve device and container sources (launch, rebuild, create-devices, verify).
     pub sources: bool,
+    /// `--target`: overrides the config's `target`.
+    pub target: Option<String>,
 }
 
 /// A resolved instance: everything later stages need, nothing raw.
@@ -66,6 +68,35 @@ pub struct Instance {
     pub device_source: Option<DeviceSource>,
     /// Effective properties with where each came from, for display.
     pub properties: Vec<(String, String, String)>,
+    /// Where on a cluster the instance is (D36); `None`: a single host.
+    pub cluster: Option<Cluster>,
+}
+
+/// An instance on a cluster: the member (or group) it is placed on, and the
+/// ssh destinations of the members, for host-side steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// A member's name, or `@GROUP` (the server chooses a member).
+    pub target: String,
+    /// `member-ssh.<member>` properties: member name and ssh destination,
+    /// sorted by member. A member not listed is reached as `ssh MEMBER`.
+    pub ssh: Vec<(String, String)>,
+}
+
+impl Cluster {
+    /// The member, when the target names one.
+    pub fn member(&self) -> Option<&str> {
+        (!self.target.starts_with('@')).then_some(self.target.as_str())
+    }
+
+    /// The ssh destination of a member.
+    pub fn dest(&self, member: &str) -> String {
+        self.ssh
+            .iter()
+            .find(|(m, _)| m == member)
+            .map(|(_, d)| d.clone())
+            .unwrap_or_else(|| member.to_string())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -450,10 +481,12 @@ fn resolve(
         }
     }
 
+    let cluster = cluster(opts, c, &look, &field("target"), &properties, &mut errs);
     if !errs.is_empty() {
         return Err(ConfigError(errs));
     }
     Ok(Instance {
+        cluster,
         config_abs: paths::absolute(&top),
         config_file: top,
         name,
@@ -472,6 +505,54 @@ fn resolve(
         properties,
         merged,
     })
+}
+
+/// The instance's place on a cluster: `--target`, else the config's
+/// `target` (property-substituted); with the `member-ssh.*` properties.
+fn cluster(
+    opts: &Options,
+    c: &crate::config::Config,
+    look: &Lookup,
+    file: &Path,
+    properties: &[(String, String, String)],
+    errs: &mut Vec<Diag>,
+) -> Option<Cluster> {
+    let (target, key) = match &opts.target {
+        Some(t) => (t.clone(), "--target"),
+        None if c.target.is_empty() => return None,
+        None => (look.sub(&c.target, file, "target", errs)?, "target"),
+    };
+    let located =
+        |d: Diag| if key == "--target" { d.at_key("--target") } else { d.in_file(file).at_key("target") };
+    let name = target.strip_prefix('@').unwrap_or(&target);
+    if let Some(p) =
+        api_name_problem(name).or_else(|| name.starts_with('-').then(|| "it starts with '-'".into()))
+    {
+        errs.push(
+            located(Diag::new(format!("invalid cluster target {target:?}: {p}")))
+                .hint("write a member's name, or @GROUP for a member of a cluster group (@default: any)"),
+        );
+        return None;
+    }
+    let mut ssh = Vec::new();
+    for (k, v, from) in properties {
+        let Some(member) = k.strip_prefix("member-ssh.") else { continue };
+        let bad_member = api_name_problem(member);
+        let bad_dest =
+            v.is_empty() || v.starts_with('-') || v.chars().any(|c| c.is_whitespace() || c.is_control());
+        if bad_member.is_some() || bad_dest {
+            errs.push(
+                Diag::new(format!("invalid property {k}: {v:?}"))
+                    .in_file(Path::new(from))
+                    .at_key(k.clone())
+                    .hint("write member-ssh.MEMBER: [USER@]HOST or an ssh config name"),
+            );
+            continue;
+        }
+        ssh.push((member.to_string(), v.clone()));
+    }
+    ssh.sort();
+    Some(Cluster { target, ssh })
 }
 
 #[cfg(test)]

@@ -90,6 +90,11 @@ case "$prog" in
         answer ALIASES '' ;;
       *" --columns n4 "*)
         answer N4 '%s,"10.9.8.7 (eth0)"\n' "${*: -1}" ;;
+      *" image info "*) ;;
+      *" info "*)
+        # STUB_LOCATION: the cluster member `info` names.
+        printf 'Name: %s\nStatus: RUNNING\n' "${*: -1}"
+        answer LOCATION 'Location: m2\n' ;;
       *" config show --expanded "*)
         answer EXPANDED 'devices:\n  eth0:\n    name: eth0\n    type: nic\n' ;;
       *" config show "*)
