@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # test-all.sh - every test tier of lxops, in order:
 #   1. cargo fmt --check, cargo clippy --all-targets -- -D warnings
-#   2. fast tier: cargo test -- --skip real:: --skip hostile::   (REQUIRE_SHELLCHECK=1)
+#   2. fast tier: cargo test -- --skip real:: --skip clustered:: --skip hostile::   (REQUIRE_SHELLCHECK=1)
 #   3. the adversarial generator at full size: 10,000 hostile cases (release build),
 #      then the input fuzzer for LXOPS_FUZZ_SECONDS (default 120 here)
 #   4. real tier on LXD:   ci/bench-up.sh lxd,   cargo test --test it real::, ci/bench-down.sh
-#   5. real tier on Incus: ci/bench-up.sh incus, cargo test --test it real::, ci/bench-down.sh
+#   5. real tier on Incus: ci/bench-up.sh incus, cargo test --test it real::, then
+#      the cluster tier: ci/cluster-up.sh (three clustered incusd, each in its own
+#      namespaces), cargo test --test it clustered::, ci/cluster-down.sh; ci/bench-down.sh
 # Exits non-zero if any tier fails or a bench cannot be brought up (the real
 # tier is never skipped). The bench is torn down on any exit. Run as root.
 #   LXOPS_BENCH_DEBIAN   build/test the debian-mini image too (default 1 here)
@@ -25,8 +27,14 @@ T0=$(now_ms)
 SUMMARY=()
 FAILED=0
 BENCH_UP=0
+CLUSTER_UP=0
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 teardown() {
+  if [ "$CLUSTER_UP" = 1 ]; then
+    echo "==> test-all: tearing the cluster down"
+    bash "$HERE/cluster-down.sh" || true
+    CLUSTER_UP=0
+  fi
   if [ "$BENCH_UP" = 1 ]; then
     echo "==> test-all: tearing the bench down"
     bash "$HERE/bench-down.sh" all || true
@@ -58,7 +66,7 @@ ensure_shellcheck() {
 phase "install shellcheck" ensure_shellcheck
 phase "cargo fmt --check" cargo fmt --check
 phase "cargo clippy" cargo clippy --all-targets -- -D warnings
-phase "fast tier" env REQUIRE_SHELLCHECK=1 cargo test -- --skip real:: --skip hostile:: --skip fuzz::
+phase "fast tier" env REQUIRE_SHELLCHECK=1 cargo test -- --skip real:: --skip clustered:: --skip hostile:: --skip fuzz::
 phase "hostile inputs (${LXOPS_HOSTILE_CASES:-10000})" env LXOPS_HOSTILE_CASES="${LXOPS_HOSTILE_CASES:-10000}" \
   cargo test --release --test it hostile:: -- --nocapture
 phase "fuzz (${LXOPS_FUZZ_SECONDS:-120} s)" env LXOPS_FUZZ_SECONDS="${LXOPS_FUZZ_SECONDS:-120}" \
@@ -67,6 +75,16 @@ for be in $BACKENDS; do
   BENCH_UP=1
   if phase "bench-up $be" bash "$HERE/bench-up.sh" "$be"; then
     phase "real tier ($be)" cargo test --test it real:: -- --test-threads=1
+    # The cluster tier needs the Incus packages and the tiny image the
+    # Incus bench brought; it runs beside the bench, in its own namespaces.
+    if [ "$be" = incus ]; then
+      CLUSTER_UP=1
+      if phase "cluster-up" bash "$HERE/cluster-up.sh"; then
+        phase "cluster tier" cargo test --test it clustered:: -- --test-threads=1
+      fi
+      phase "cluster-down" bash "$HERE/cluster-down.sh"
+      CLUSTER_UP=0
+    fi
   fi
   phase "bench-down ($be)" bash "$HERE/bench-down.sh" all
   BENCH_UP=0

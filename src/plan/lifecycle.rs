@@ -164,7 +164,7 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     }
     // Placed by the server on a cluster (`@GROUP`), the instance is created
     // first: its member, where the data goes, is known only then (D36).
-    let deferred = inst.cluster.as_ref().is_some_and(|c| c.member().is_none());
+    let deferred = placed_later(inst);
     if !deferred {
         devices::steps(b, inst);
     }
@@ -200,7 +200,7 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
                     format!("copy instance {name} from {src}"),
                     Action::Run(vec![
                         b.placed(
-                            be.copy(&o.project, &src, name, &inst.project, &launch_profiles(inst))
+                            be.copy(&o.project, &src, name, &inst.project, &created_with(inst))
                                 .push("--config")
                                 .push(mark.as_str()),
                         ),
@@ -214,6 +214,15 @@ pub fn launch(b: &mut Builder, inst: &Instance, errs: &mut Vec<Diag>) {
     if deferred {
         crate::plan::cluster::locate(b, inst);
         devices::steps(b, inst);
+        // The server checks a disk's source when the device is added: the
+        // instance profile comes once its directories exist on the member.
+        let all = launch_profiles(inst).join(",");
+        b.step(Step::new(
+            "assign",
+            Kind::Server,
+            format!("give {name} its profiles, the instance profile {} last", inst.profile),
+            Action::Run(vec![be.profile_assign(&inst.project, name, Word::lit(all))]),
+        ));
     }
     let running = Cond::has_row(&instances, name, "RUNNING");
     let start = Step::new(
@@ -272,6 +281,23 @@ pub fn stop_step(b: &mut Builder, inst: &Instance) -> Step {
     .skip_if(Cond::Or(vec![absent, stopped]), "the instance is absent or stopped")
 }
 
+/// Placed by the server on a cluster (`@GROUP`): the member, where the data
+/// goes, is known only once the instance exists (D36).
+fn placed_later(inst: &Instance) -> bool {
+    inst.cluster.as_ref().is_some_and(|c| c.member().is_none())
+}
+
+/// The profiles an instance is created with: all of them, or (placed by the
+/// server) all but the instance profile, which is assigned once the disks'
+/// directories exist on the member.
+fn created_with(inst: &Instance) -> Vec<String> {
+    let mut p = launch_profiles(inst);
+    if placed_later(inst) {
+        p.pop();
+    }
+    p
+}
+
 /// The profiles a new instance gets: the config's (or `default`), then the instance profile.
 pub fn launch_profiles(inst: &Instance) -> Vec<String> {
     let mut p = if inst.profiles.is_empty() { vec!["default".to_string()] } else { inst.profiles.clone() };
@@ -286,7 +312,7 @@ pub fn create_step(b: &Builder, inst: &Instance) -> Step {
         &inst.project,
         &inst.image,
         name,
-        &launch_profiles(inst),
+        &created_with(inst),
         &inst.lxc_options,
     ));
     Step::new(

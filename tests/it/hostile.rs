@@ -178,6 +178,11 @@ fn generate(g: &mut Gen) -> Case {
     if g.chance(15) {
         let _ = writeln!(c, "profile-pattern: {}", y(&g.maybe("(instance).lxops", 30)));
     }
+    // On a cluster: a member, a group, or a property (D36).
+    if g.chance(15) {
+        let t = ["m2", "@default", "(p1)", "(p2)"][g.rng.usize(0..4)];
+        let _ = writeln!(c, "target: {}", y(&g.maybe(t, 30)));
+    }
     if g.chance(50) {
         let _ = writeln!(c, "device-owner: {}", y(&g.maybe("1000000:1000000", 10)));
     }
@@ -255,7 +260,15 @@ fn generate(g: &mut Gen) -> Case {
     let script = g.hostile().replace("/tmp/lxops-canary/fired", "/tmp/runcmd-is-code");
     let _ = writeln!(cc, "runcmd:\n- {}\n- [{}, {}]", y(&script), y(&g.maybe("echo", 15)), y(&g.hostile()));
 
-    let global = format!("p2: {}\n", y(&g.maybe("data", 20)));
+    let mut global = format!("p2: {}\n", y(&g.maybe("data", 20)));
+    if g.chance(30) {
+        let _ = writeln!(
+            global,
+            "member-ssh.{}: {}",
+            g.maybe("m2", 20).replace(['\n', ':'], ""),
+            y(&g.maybe("root@m2", 30))
+        );
+    }
     let mut args: Vec<String> = Vec::new();
     let mut env: Vec<(String, String)> = Vec::new();
     let mut extra_files: Vec<(String, String)> = Vec::new();
@@ -420,6 +433,9 @@ fn generate(g: &mut Gen) -> Case {
     }
     if g.chance(20) {
         env.push(("STUB_DATE_B64".into(), b64(&g.answer("lxops-rebuild-20260101-000000"))));
+    }
+    if g.chance(30) {
+        env.push(("STUB_LOCATION_B64".into(), b64(&g.answer("Location: m2\n"))));
     }
     if g.chance(30) {
         env.push(("STUB_ZFS".into(), format!("tank/{name} tank/data/{name}")));

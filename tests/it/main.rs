@@ -14,12 +14,16 @@
 //!   compile without a panic or a hang.
 //! - `inputs`: special files, oversized files and compressed bombs are
 //!   refused with exit status 2, never a hang or an abort.
+//! - `clustered`: the cluster tier against a real three-member Incus cluster
+//!   brought up by `ci/cluster-up.sh`; like `real`, it fails when the
+//!   cluster is down and the fast-tier command leaves it out by name.
 //! - `real`: the real tier against a running LXD or Incus with zfs-fuse,
 //!   brought up by `ci/bench-up.sh`. These tests fail, never skip, when the
 //!   bench is down; the fast-tier command leaves them out by name.
 
 mod calls;
 mod cli;
+mod clustered;
 mod equivalence;
 mod fixtures;
 mod fuzz;

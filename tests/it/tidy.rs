@@ -134,3 +134,67 @@ fn every_bash_helper_is_defined_once_and_used() {
     }
     assert!(unused.is_empty(), "bash helpers defined but never used: {unused:?}");
 }
+
+/// Every command object (`argv`) in a JSON plan, and every condition key.
+fn walk<'a>(v: &'a serde_json::Value, cmds: &mut Vec<&'a serde_json::Value>, keys: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.contains_key("argv") {
+                cmds.push(v);
+            }
+            for (k, x) in m {
+                keys.push(k.clone());
+                walk(x, cmds, keys);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, cmds, keys)),
+        _ => {}
+    }
+}
+
+/// On a cluster, no host-side command runs on the host that runs lxops: in
+/// the cluster fixture's plans, every command but the client's and the
+/// clock's has an ssh destination, and no file test is evaluated locally.
+#[test]
+fn cluster_units_run_no_host_command_locally() {
+    let case = root().join("fixtures/cluster");
+    let runs: [&[&str]; 9] = [
+        &["launch", "-n", "web1", "web.yaml"],
+        &["launch", "-n", "web2", "auto.yaml"],
+        &["rebuild", "-n", "web1", "web.yaml"],
+        &["rebuild", "-n", "web2", "auto.yaml"],
+        &["rebuild", "--native", "-n", "web2", "auto.yaml"],
+        &["destroy", "-n", "web1", "web.yaml"],
+        &["snapshot", "-s", "s1", "-c", "-n", "web2", "auto.yaml"],
+        &["rollback", "-s", "s1", "--force", "-n", "web1", "web.yaml"],
+        &["create-devices", "-n", "web1", "web.yaml"],
+    ];
+    for args in runs {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lxops"))
+            .args(args)
+            .args(["--format", "json", "-P", "root=/srv/data"])
+            .env("XDG_CONFIG_HOME", case.join("xdg"))
+            .env("HOME", &case)
+            .env_remove("LXOPS_BACKEND")
+            .current_dir(&case)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (mut cmds, mut keys) = (Vec::new(), Vec::new());
+        walk(&plan["units"], &mut cmds, &mut keys);
+        let mut remote = 0;
+        for c in cmds {
+            let program = c["argv"][0].as_str().unwrap_or_default();
+            if ["incus", "lxc", "date"].contains(&program) {
+                continue;
+            }
+            assert!(c.get("host").is_some_and(|h| !h.is_null()), "{args:?}: runs locally: {c}");
+            remote += 1;
+        }
+        assert!(remote > 0, "{args:?}: no command on the member");
+        for k in ["dir_exists", "file_exists", "empty_or_absent", "real_dir"] {
+            assert!(!keys.iter().any(|x| x == k), "{args:?}: a local file test ({k}) in a unit");
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! `LXOPS_BENCH_ENV`, default `/var/tmp/lxops-bench/env.sh`) by parsing its
 //! `export K=V` lines. If the file is absent every real test FAILS: the real
 //! tier never skips silently. Run the fast tier alone with
-//! `cargo test --test it -- --skip real::`.
+//! `cargo test --test it -- --skip real:: --skip clustered::`.
 //!
 //! Each test takes a [`Real`] from [`Real::start`]: it holds a global lock
 //! (real tests run one at a time even under a parallel runner), gives the test
@@ -166,7 +166,7 @@ fn load_bench() -> Result<Bench, String> {
         format!(
             "real test bench is not up: cannot read {} ({e}).\n\
              Bring it up with `ci/bench-up.sh lxd` or `ci/bench-up.sh incus` (as root), \
-             or run only the fast tier: `cargo test --test it -- --skip real::`.",
+             or run only the fast tier: `cargo test --test it -- --skip real:: --skip clustered::`.",
             path.display()
         )
     })?;
