@@ -240,7 +240,7 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
             });
         }
         b.instance(&inst, &loader);
-        if inst.cluster.is_some() {
+        if inst.cluster.is_some() || inst.host_ssh.is_some() {
             use crate::plan::cluster::enter;
             match c {
                 PlanCmd::Launch(_) => enter(&mut b, &inst, false),
@@ -253,12 +253,17 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
                 // Server-side only: the cluster forwards them.
                 PlanCmd::Configure(_) | PlanCmd::CreateProfile(_) | PlanCmd::Profile(_) => {}
                 _ => {
-                    errs.push(
-                        Diag::new(format!("lxops {} does not act on cluster instances yet", c.name()))
-                            .in_file(inst.merged.origins.field("target", &inst.config_file))
-                            .at_key("target")
-                            .hint("on a cluster: launch, rebuild, configure, delete, destroy, snapshot, rollback, create-devices, create-profile and profile apply/reorder"),
-                    );
+                    let d = match &inst.cluster {
+                        Some(_) => {
+                            Diag::new(format!("lxops {} does not act on cluster instances yet", c.name()))
+                                .in_file(inst.merged.origins.field("target", &inst.config_file))
+                                .at_key("target")
+                        }
+                        None => Diag::new(format!("lxops {} does not act through host-ssh yet", c.name()))
+                            .in_file(&inst.config_file)
+                            .at_key("host-ssh"),
+                    };
+                    errs.push(d.hint("on a cluster or through host-ssh: launch, rebuild, configure, delete, destroy, snapshot, rollback, create-devices, create-profile and profile apply/reorder"));
                     continue;
                 }
             }

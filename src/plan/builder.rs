@@ -101,7 +101,7 @@ impl Builder {
     /// Sends the current unit's host-side work to a cluster member from now
     /// on (its instance is created there).
     pub fn set_remote(&mut self, r: Remote) {
-        self.placement = Some(r.member.clone());
+        self.placement = r.member.clone();
         self.remote = Some(r);
         self.program("ssh");
     }

@@ -22,8 +22,9 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone)]
 pub struct Remote {
     pub target: Target,
-    /// The member, as a word for `--target` (a run-time value for `@GROUP`).
-    pub member: Word,
+    /// The member, as a word for `--target` (a run-time value for `@GROUP`);
+    /// none for a single remote server (`host-ssh`).
+    pub member: Option<Word>,
     /// Programs the retargeted commands run on the member.
     pub programs: BTreeSet<String>,
     /// The step (0-based, in the current unit) that checks the member.
@@ -149,7 +150,9 @@ pub fn member_check_cmd(programs: &BTreeSet<String>, target: &Target) -> Cmd {
 /// instance that exists, or an explicit member) where its host-side steps
 /// run. A launch onto `@GROUP` calls [`locate`] after the create.
 pub fn enter(b: &mut Builder, inst: &Instance, exists: bool) {
-    let Some(cl) = &inst.cluster else { return };
+    if inst.cluster.is_none() && inst.host_ssh.is_none() {
+        return;
+    }
     let be = b.backend();
     let (p, name) = (&inst.project, &inst.name);
     let lock = lock_profile(name);
@@ -174,10 +177,22 @@ pub fn enter(b: &mut Builder, inst: &Instance, exists: bool) {
         .sets(taken.clone()),
     );
     b.cleanup(be.profile_delete(p, &lock), Some(Cond::Flag(taken)), None);
+    let Some(cl) = &inst.cluster else {
+        // A server that is not this machine: its host is `host-ssh`.
+        let dest = inst.host_ssh.clone().expect("host-ssh");
+        b.set_remote(Remote {
+            target: ssh_target(Word::lit(dest)),
+            member: None,
+            programs: BTreeSet::new(),
+            check: 0,
+        });
+        member_check(b, inst);
+        return;
+    };
     match cl.member() {
         Some(m) => {
             let target = ssh_target(Word::lit(cl.dest(m)));
-            b.set_remote(Remote { target, member: Word::lit(m), programs: BTreeSet::new(), check: 0 });
+            b.set_remote(Remote { target, member: Some(Word::lit(m)), programs: BTreeSet::new(), check: 0 });
             if exists {
                 let instances = b.instances(p);
                 read_location(b, inst, Some(Cond::negate(Cond::has_key(&instances, name))));
@@ -226,7 +241,7 @@ fn read_location(b: &mut Builder, inst: &Instance, skip: Option<Cond>) -> (Strin
 pub fn locate(b: &mut Builder, inst: &Instance) {
     let (member, dest) = read_location(b, inst, None);
     let target = ssh_target(Word::var(&dest));
-    b.set_remote(Remote { target, member: Word::var(&member), programs: BTreeSet::new(), check: 0 });
+    b.set_remote(Remote { target, member: Some(Word::var(&member)), programs: BTreeSet::new(), check: 0 });
     member_check(b, inst);
 }
 
@@ -239,17 +254,22 @@ fn member_check(b: &mut Builder, inst: &Instance) {
         Target::Ssh { dest, .. } => dest.as_lit().unwrap_or_else(|| "its ssh destination".to_string()),
         Target::Local => String::new(),
     };
+    let (what, whose) = if inst.cluster.is_some() {
+        ("member", "cluster member")
+    } else {
+        ("server's host", "server's host")
+    };
     let at = b.step(Step::new(
         "member",
         Kind::Host,
         format!(
-            "check the member of {} ({shown}): ssh, sudo and the programs the plan runs there",
+            "check the {what} of {} ({shown}): ssh, sudo and the programs the plan runs there",
             inst.name
         ),
         Action::Assert {
             cond: Cond::Succeeds(member_check_cmd(&BTreeSet::new(), &target)),
             message: format!(
-                "the cluster member of {} cannot be reached over ssh, refuses sudo -n, or lacks a program",
+                "the {whose} of {} cannot be reached over ssh, refuses sudo -n, or lacks a program",
                 inst.name
             ),
         },

@@ -70,6 +70,10 @@ pub struct Instance {
     pub properties: Vec<(String, String, String)>,
     /// Where on a cluster the instance is (D36); `None`: a single host.
     pub cluster: Option<Cluster>,
+    /// The `host-ssh` property: the ssh destination of the server's host
+    /// when it is not this machine (the client's default remote); host-side
+    /// steps run there (D36).
+    pub host_ssh: Option<String>,
 }
 
 /// An instance on a cluster: the member (or group) it is placed on, and the
@@ -482,11 +486,13 @@ fn resolve(
     }
 
     let cluster = cluster(opts, c, &look, &field("target"), &properties, &mut errs);
+    let host_ssh = host_ssh(&properties, cluster.is_some(), &mut errs);
     if !errs.is_empty() {
         return Err(ConfigError(errs));
     }
     Ok(Instance {
         cluster,
+        host_ssh,
         config_abs: paths::absolute(&top),
         config_file: top,
         name,
@@ -505,6 +511,37 @@ fn resolve(
         properties,
         merged,
     })
+}
+
+/// An ssh destination lxops can pass on: not empty, no leading '-', no
+/// white space or control characters.
+fn ssh_dest_ok(d: &str) -> bool {
+    !d.is_empty() && !d.starts_with('-') && !d.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// The `host-ssh` property, checked.
+fn host_ssh(
+    properties: &[(String, String, String)],
+    clustered: bool,
+    errs: &mut Vec<Diag>,
+) -> Option<String> {
+    let (_, v, from) = properties.iter().find(|(k, _, _)| k == "host-ssh")?;
+    let d =
+        Diag::new(format!("invalid property host-ssh: {v:?}")).in_file(Path::new(from)).at_key("host-ssh");
+    if !ssh_dest_ok(v) {
+        errs.push(d.hint("write host-ssh: [USER@]HOST or an ssh config name"));
+        return None;
+    }
+    if clustered {
+        errs.push(
+            Diag::new("host-ssh is for a server that is not clustered; this instance has a cluster target")
+                .in_file(Path::new(from))
+                .at_key("host-ssh")
+                .hint("on a cluster, name each member's destination with member-ssh.MEMBER"),
+        );
+        return None;
+    }
+    Some(v.clone())
 }
 
 /// The instance's place on a cluster: `--target`, else the config's
@@ -538,8 +575,7 @@ fn cluster(
     for (k, v, from) in properties {
         let Some(member) = k.strip_prefix("member-ssh.") else { continue };
         let bad_member = api_name_problem(member);
-        let bad_dest =
-            v.is_empty() || v.starts_with('-') || v.chars().any(|c| c.is_whitespace() || c.is_control());
+        let bad_dest = !ssh_dest_ok(v);
         if bad_member.is_some() || bad_dest {
             errs.push(
                 Diag::new(format!("invalid property {k}: {v:?}"))

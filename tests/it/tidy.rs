@@ -158,7 +158,8 @@ fn walk<'a>(v: &'a serde_json::Value, cmds: &mut Vec<&'a serde_json::Value>, key
 #[test]
 fn cluster_units_run_no_host_command_locally() {
     let case = root().join("fixtures/cluster");
-    let runs: [&[&str]; 9] = [
+    let runs: [&[&str]; 10] = [
+        &["launch", "-P", "host-ssh=root@srv1", "-n", "web4", "single.yaml"],
         &["launch", "-n", "web1", "web.yaml"],
         &["launch", "-n", "web2", "auto.yaml"],
         &["rebuild", "-n", "web1", "web.yaml"],
