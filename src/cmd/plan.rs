@@ -249,6 +249,7 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
                 | PlanCmd::Destroy(_)
                 | PlanCmd::Snapshot(_)
                 | PlanCmd::Rollback(_)
+                | PlanCmd::Rename(_)
                 | PlanCmd::CreateDevices(_) => enter(&mut b, &inst, true),
                 // Server-side only: the cluster forwards them.
                 PlanCmd::Configure(_) | PlanCmd::CreateProfile(_) | PlanCmd::Profile(_) => {}
@@ -263,7 +264,7 @@ pub fn compile(g: &GlobalArgs, c: &PlanCmd) -> Result<crate::plan::model::Plan, 
                             .in_file(&inst.config_file)
                             .at_key("host-ssh"),
                     };
-                    errs.push(d.hint("on a cluster or through host-ssh: launch, rebuild, configure, delete, destroy, snapshot, rollback, create-devices, create-profile and profile apply/reorder"));
+                    errs.push(d.hint("on a cluster or through host-ssh: launch, rebuild, configure, rename, delete, destroy, snapshot, rollback, create-devices, create-profile and profile apply/reorder"));
                     continue;
                 }
             }

@@ -101,6 +101,11 @@ impl Backend {
         self.cmd(project, &["list", "--format", "csv", "--columns", &columns])
     }
 
+    /// Name and cluster member of every instance: `name,member` lines.
+    pub fn instance_locations(self, project: &str) -> Cmd {
+        self.cmd(project, &["list", "--format", "csv", "--columns", "nL"])
+    }
+
     /// Name and IPv4 addresses, as `name,"addr (eth0)"` lines.
     pub fn ipv4_list(self, project: &str, name: &str) -> Cmd {
         self.cmd(project, &["list", "--format", "csv", "--columns", "n4", name])

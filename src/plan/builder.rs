@@ -47,6 +47,8 @@ enum FactKind {
     Api(String),
     /// One profile's `profile show`.
     Profile(String),
+    /// Each instance's cluster member.
+    Locations,
 }
 
 /// An open undo window: the steps added until it is closed are covered.
@@ -111,15 +113,20 @@ impl Builder {
         self.placement = Some(w);
     }
 
+    /// Whether the current unit's remote destination is known when the plan is made.
+    pub fn remote_known(&self) -> bool {
+        self.remote.as_ref().is_some_and(crate::plan::cluster::dest_known)
+    }
+
     pub fn remote_target(&self) -> Option<Target> {
         self.remote.as_ref().map(|r| r.target.clone())
     }
 
-    /// Marks the step (0-based) that checks the member; its program list is
-    /// completed when the unit ends.
-    pub fn set_member_check(&mut self, step: usize) {
+    /// Marks the step or preflight check that checks the member; its
+    /// program list is completed when the unit ends.
+    pub fn set_member_check(&mut self, at: crate::plan::cluster::CheckAt) {
         if let Some(r) = &mut self.remote {
-            r.check = step;
+            r.check = at;
         }
     }
 
@@ -136,11 +143,18 @@ impl Builder {
     fn seal(&mut self) {
         self.placement = None;
         let Some(r) = self.remote.take() else { return };
-        let unit = self.current();
-        if let Some(s) = unit.steps.get_mut(r.check)
-            && let Action::Assert { cond: Cond::Succeeds(c), .. } = &mut s.action
-        {
-            *c = crate::plan::cluster::member_check_cmd(&r.programs, &r.target);
+        let cmd = crate::plan::cluster::member_check_cmd(&r.programs, &r.target);
+        let cond = match r.check {
+            crate::plan::cluster::CheckAt::Plan(i) => self.plan.checks.get_mut(i).map(|c| &mut c.ok),
+            crate::plan::cluster::CheckAt::Step(i) => {
+                match self.current().steps.get_mut(i).map(|s| &mut s.action) {
+                    Some(Action::Assert { cond, .. }) => Some(cond),
+                    _ => None,
+                }
+            }
+        };
+        if let Some(c) = cond {
+            *c = Cond::Succeeds(cmd);
         }
     }
 
@@ -253,6 +267,7 @@ impl Builder {
             FactKind::Expanded(n) => self.var(&["expanded", project, n]),
             FactKind::Api(n) => self.var(&["api", project, n]),
             FactKind::Profile(n) => self.var(&["profile", project, n]),
+            FactKind::Locations => self.var(&["locations", project]),
         };
         self.facts.insert((kind, project.to_string()), var.clone());
         self.plan.facts.push(Fact { var: var.clone(), cmd });
@@ -269,6 +284,12 @@ impl Builder {
     pub fn instances(&mut self, project: &str) -> String {
         let cmd = self.backend().instance_list(project);
         self.fact(FactKind::Instances, project, cmd)
+    }
+
+    /// The fact holding `name,member` of each instance (clusters).
+    pub fn locations(&mut self, project: &str) -> String {
+        let cmd = self.backend().instance_locations(project);
+        self.fact(FactKind::Locations, project, cmd)
     }
 
     /// The fact holding the project's image aliases, one CSV line each.
@@ -347,8 +368,15 @@ impl Builder {
         if let Some(r) = &mut self.remote
             && crate::plan::cluster::reads_host(&c.ok, cli)
         {
-            let s = crate::plan::cluster::check_step(c, r, cli);
-            self.current().steps.push(s);
+            // Known when the plan is made: checked before the first change,
+            // there. Known only at run time: a step once it is.
+            if crate::plan::cluster::dest_known(r) {
+                let ok = crate::plan::cluster::retarget_cond(&c.ok, r, cli);
+                self.plan.checks.push(Check { ok, ..c });
+            } else {
+                let s = crate::plan::cluster::check_step(c, r, cli);
+                self.current().steps.push(s);
+            }
             return;
         }
         self.plan.checks.push(c);

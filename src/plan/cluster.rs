@@ -27,8 +27,22 @@ pub struct Remote {
     pub member: Option<Word>,
     /// Programs the retargeted commands run on the member.
     pub programs: BTreeSet<String>,
-    /// The step (0-based, in the current unit) that checks the member.
-    pub check: usize,
+    /// Where the member is checked (ssh, sudo, programs).
+    pub check: CheckAt,
+}
+
+/// A preflight check (index in the plan's checks) or a step (0-based, in
+/// the current unit).
+#[derive(Debug, Clone, Copy)]
+pub enum CheckAt {
+    Plan(usize),
+    Step(usize),
+}
+
+/// Whether the destination is known when the plan is made (an explicit
+/// member, `host-ssh`): then host checks are preflight checks there.
+pub fn dest_known(r: &Remote) -> bool {
+    matches!(&r.target, Target::Ssh { dest, .. } if dest.vars().next().is_none())
 }
 
 /// The profile that locks an instance on a cluster for one lxops run.
@@ -184,7 +198,7 @@ pub fn enter(b: &mut Builder, inst: &Instance, exists: bool) {
             target: ssh_target(Word::lit(dest)),
             member: None,
             programs: BTreeSet::new(),
-            check: 0,
+            check: CheckAt::Step(0),
         });
         member_check(b, inst);
         return;
@@ -192,10 +206,29 @@ pub fn enter(b: &mut Builder, inst: &Instance, exists: bool) {
     match cl.member() {
         Some(m) => {
             let target = ssh_target(Word::lit(cl.dest(m)));
-            b.set_remote(Remote { target, member: Some(Word::lit(m)), programs: BTreeSet::new(), check: 0 });
+            b.set_remote(Remote {
+                target,
+                member: Some(Word::lit(m)),
+                programs: BTreeSet::new(),
+                check: CheckAt::Step(0),
+            });
             if exists {
+                // Before the first change, like every check on the member.
                 let instances = b.instances(p);
-                read_location(b, inst, Some(Cond::negate(Cond::has_key(&instances, name))));
+                let locations = b.locations(p);
+                b.check(
+                    format!("{name} is on cluster member {m} (or does not exist)"),
+                    Cond::Or(vec![
+                        Cond::negate(Cond::has_key(&instances, name)),
+                        Cond::has_row(&locations, name, m),
+                    ]),
+                    format!("{name} is not on cluster member {m} (its target)"),
+                    format!(
+                        "lxops does not move instances between members (their data would stay behind); \
+fix `target` ({} list -c nL shows where it is)",
+                        be.cli()
+                    ),
+                );
             }
             member_check(b, inst);
         }
@@ -204,44 +237,34 @@ pub fn enter(b: &mut Builder, inst: &Instance, exists: bool) {
     }
 }
 
-/// Reads which member holds the instance; returns the run-time values of
-/// the member's name and ssh destination. With an explicit member, the
-/// parse fails unless the instance is there.
-fn read_location(b: &mut Builder, inst: &Instance, skip: Option<Cond>) -> (String, String) {
+/// Reads where the server placed the instance (`info`, its `Location:`
+/// line) and sends the host-side steps that follow there.
+pub fn locate(b: &mut Builder, inst: &Instance) {
     let cl = inst.cluster.as_ref().expect("a cluster instance");
     let name = &inst.name;
     let raw = b.var(&["info", name]);
     let member = b.var(&["member", name]);
     let dest = b.var(&["ssh", name]);
-    let expect = cl.member().map(str::to_string);
-    let mut outputs = vec![(member.clone(), Parse::Member { ssh: vec![], expect: expect.clone() })];
-    if expect.is_none() {
-        outputs.push((dest.clone(), Parse::Member { ssh: cl.ssh.clone(), expect: None }));
-    }
-    let title = match &expect {
-        Some(m) => format!("check that {name} is on cluster member {m}"),
-        None => format!("read which cluster member holds {name}"),
-    };
-    let mut step = Step::new(
-        "location",
-        Kind::Server,
-        title,
-        Action::Capture { cmd: b.backend().info(&inst.project, name), raw, outputs },
-    )
-    .origin(origin(inst.merged.origins.field("target", &inst.config_file), "target"));
-    if let Some(s) = skip {
-        step = step.skip_if(s, format!("instance {name} does not exist"));
-    }
-    b.step(step);
-    (member, dest)
-}
-
-/// Reads where the server placed the instance, and sends the host-side
-/// steps that follow there.
-pub fn locate(b: &mut Builder, inst: &Instance) {
-    let (member, dest) = read_location(b, inst, None);
+    let outputs = vec![
+        (member.clone(), Parse::Member { ssh: vec![], expect: None }),
+        (dest.clone(), Parse::Member { ssh: cl.ssh.clone(), expect: None }),
+    ];
+    b.step(
+        Step::new(
+            "location",
+            Kind::Server,
+            format!("read which cluster member holds {name}"),
+            Action::Capture { cmd: b.backend().info(&inst.project, name), raw, outputs },
+        )
+        .origin(origin(inst.merged.origins.field("target", &inst.config_file), "target")),
+    );
     let target = ssh_target(Word::var(&dest));
-    b.set_remote(Remote { target, member: Some(Word::var(&member)), programs: BTreeSet::new(), check: 0 });
+    b.set_remote(Remote {
+        target,
+        member: Some(Word::var(&member)),
+        programs: BTreeSet::new(),
+        check: CheckAt::Step(0),
+    });
     member_check(b, inst);
 }
 
@@ -259,20 +282,29 @@ fn member_check(b: &mut Builder, inst: &Instance) {
     } else {
         ("server's host", "server's host")
     };
+    let title = format!(
+        "the {what} of {} ({shown}) answers over ssh, sudo works, the plan's programs are there",
+        inst.name
+    );
+    let cond = Cond::Succeeds(member_check_cmd(&BTreeSet::new(), &target));
+    let error = format!(
+        "the {whose} of {} cannot be reached over ssh, refuses sudo -n, or lacks a program",
+        inst.name
+    );
+    let known = b.remote_known();
+    if known {
+        // Known when the plan is made: a preflight check, first on the member.
+        let hint = "the error above says which; check the ssh destination (member-ssh.MEMBER or host-ssh) and sudo there";
+        b.check(title, cond, error, hint);
+        let at = b.plan.checks.len() - 1;
+        b.set_member_check(CheckAt::Plan(at));
+        return;
+    }
     let at = b.step(Step::new(
         "member",
         Kind::Host,
-        format!(
-            "check the {what} of {} ({shown}): ssh, sudo and the programs the plan runs there",
-            inst.name
-        ),
-        Action::Assert {
-            cond: Cond::Succeeds(member_check_cmd(&BTreeSet::new(), &target)),
-            message: format!(
-                "the {whose} of {} cannot be reached over ssh, refuses sudo -n, or lacks a program",
-                inst.name
-            ),
-        },
+        format!("check that {title}"),
+        Action::Assert { cond, message: error },
     ));
-    b.set_member_check(at - 1);
+    b.set_member_check(CheckAt::Step(at - 1));
 }

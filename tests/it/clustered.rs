@@ -350,8 +350,37 @@ fn instances_and_their_data_live_on_their_members() {
             snaps.stdout,
         );
 
-        // A failing rebuild falls back, on the member.
+        // rename moves the data on the member.
+        let b2 = format!("{b}r");
+        all.push(b2.clone());
+        cl.must("incus", &["stop", b]);
+        cl.lxops_ok(mode, "rename", &["-n", b, &cfg(b), &b2]);
+        cl.must("incus", &["start", &b2]);
+        cl.wait_exec(&b2);
+        check(format!("{mode:?}: rename: member"), cl.location(&b2) == "m2", cl.location(&b2));
+        let d = cl.on("m2", &["cat", &format!("/lxcl/{b2}/data/f")]);
+        check(format!("{mode:?}: rename: dataset renamed on m2"), d.stdout == format!("{b}\n"), d.stderr);
+        let h = cl.on("m2", &["cat", &format!("/srv/lxcl/{b2}/home/h")]);
+        check(format!("{mode:?}: rename: directory renamed on m2"), h.stdout == "home\n", h.stderr);
+        let g = cl.exec(&b2, "cat /data/f");
+        check(
+            format!("{mode:?}: rename: the container sees its data"),
+            g.stdout == format!("{b}\n"),
+            g.stderr,
+        );
+
+        // A config whose target is another member is refused before any change.
         let a = &names[0];
+        let wrong = cl.work.join(format!("{a}-wrong.yaml"));
+        std::fs::write(&wrong, config("m3")).unwrap();
+        let r = cl.lxops(mode, "snapshot", &["-s", "w", "-n", a, wrong.to_str().unwrap()]);
+        check(
+            format!("{mode:?}: another member's target is refused"),
+            r.status == 1 && r.stderr.contains(&format!("{a} is not on cluster member m3")),
+            r.stderr.clone(),
+        );
+
+        // A failing rebuild falls back, on the member.
         cl.exec(a, "echo old > /etc/lxcl-old");
         let done = cl.work.join(format!("fault-{m}"));
         cl.path_prefix = Some(shim.clone());

@@ -437,6 +437,9 @@ fn generate(g: &mut Gen) -> Case {
     if g.chance(30) {
         env.push(("STUB_LOCATION_B64".into(), b64(&g.answer("Location: m2\n"))));
     }
+    if g.chance(20) {
+        env.push(("STUB_LOCATIONS_B64".into(), b64(&g.answer(&format!("{name},m2\n")))));
+    }
     if g.chance(30) {
         env.push(("STUB_ZFS".into(), format!("tank/{name} tank/data/{name}")));
     }

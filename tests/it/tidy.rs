@@ -183,7 +183,7 @@ fn cluster_units_run_no_host_command_locally() {
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let (mut cmds, mut keys) = (Vec::new(), Vec::new());
-        walk(&plan["units"], &mut cmds, &mut keys);
+        walk(&plan, &mut cmds, &mut keys);
         let mut remote = 0;
         for c in cmds {
             let program = c["argv"][0].as_str().unwrap_or_default();

@@ -90,6 +90,13 @@ case "$prog" in
         answer ALIASES '' ;;
       *" --columns n4 "*)
         answer N4 '%s,"10.9.8.7 (eth0)"\n' "${*: -1}" ;;
+      *" --columns nL "*)
+        # STUB_LOCATIONS: `name,member` lines; else each of STUB_INSTANCES on m2.
+        if [ -n "${STUB_LOCATIONS+x}${STUB_LOCATIONS_B64+x}" ]; then
+          answer LOCATIONS ''
+        else
+          for i in ${STUB_INSTANCES:-}; do printf '%s,m2\n' "${i%%,*}"; done
+        fi ;;
       *" image info "*) ;;
       *" info "*)
         # STUB_LOCATION: the cluster member `info` names.
