@@ -236,9 +236,7 @@ impl Builder {
     pub fn program(&mut self, p: &str) {
         // On a cluster, host programs are needed on the member (checked there).
         if let Some(r) = &mut self.remote
-            && p != self.settings.backend.cli()
-            && p != "date"
-            && p != "ssh"
+            && !crate::plan::cluster::local_program(p, self.settings.backend.cli())
         {
             r.programs.insert(p.to_string());
             return;
@@ -363,8 +361,7 @@ impl Builder {
     ) {
         let c = Check { title: title.into(), ok, error: error.into(), hint: hint.into() };
         let cli = self.settings.backend.cli();
-        // On a cluster, what a check reads on the host is read on the member,
-        // in the unit (only there is the member known).
+        // On a cluster, what a check reads on the host is read on the member.
         if let Some(r) = &mut self.remote
             && crate::plan::cluster::reads_host(&c.ok, cli)
         {

@@ -56,11 +56,16 @@ fn ssh_target(dest: Word) -> Target {
     Target::Ssh { dest, sudo: true }
 }
 
-/// Commands that stay on the host that runs lxops: the server client (the
-/// cluster forwards it), the clock, and commands already sent elsewhere.
+/// Programs that run on the host that runs lxops even in a clustered unit:
+/// the server client (the cluster forwards it), the clock and ssh itself.
+pub fn local_program(p: &str, cli: &str) -> bool {
+    p == cli || p == "date" || p == "ssh"
+}
+
+/// Commands that stay on the host that runs lxops: [`local_program`]s and
+/// commands already sent elsewhere.
 fn stays(c: &Cmd, cli: &str) -> bool {
-    let p = c.program();
-    c.target != Target::Local || p == cli || p == "date"
+    c.target != Target::Local || local_program(&c.program(), cli)
 }
 
 /// The command, sent to the member unless it [`stays`].
@@ -246,8 +251,8 @@ pub fn locate(b: &mut Builder, inst: &Instance) {
     let member = b.var(&["member", name]);
     let dest = b.var(&["ssh", name]);
     let outputs = vec![
-        (member.clone(), Parse::Member { ssh: vec![], expect: None }),
-        (dest.clone(), Parse::Member { ssh: cl.ssh.clone(), expect: None }),
+        (member.clone(), Parse::Member { ssh: vec![] }),
+        (dest.clone(), Parse::Member { ssh: cl.ssh.clone() }),
     ];
     b.step(
         Step::new(

@@ -583,7 +583,7 @@ pub fn copy_filesystems(b: &mut Builder, to: &Instance, o: &CopyOptions, errs: &
     }
     for (flag, h) in [("--from-host", o.from_host), ("--to-host", o.to_host)] {
         if let Some(h) = h
-            && (h.is_empty() || h.starts_with('-') || h.chars().any(|c| c.is_whitespace() || c.is_control()))
+            && !crate::resolve::ssh_dest_ok(h)
         {
             errs.push(
                 Diag::new(format!("invalid ssh destination {h:?}"))

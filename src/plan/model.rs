@@ -389,8 +389,8 @@ pub enum Parse {
     /// From `info`: the cluster member in its `Location: ` line (a name
     /// lxops can pass on; `none`, on a single server, fails the parse) or,
     /// with `ssh`, that member's ssh destination (its entry in `ssh`, else
-    /// its name). With `expect`, a member other than that one fails the parse.
-    Member { ssh: Vec<(String, String)>, expect: Option<String> },
+    /// its name).
+    Member { ssh: Vec<(String, String)> },
 }
 
 impl Parse {

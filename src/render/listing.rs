@@ -124,10 +124,7 @@ fn step(s: &mut String, k: usize, width: usize, st: &Step) {
                     Parse::Lines => "the lines".to_string(),
                     Parse::After { target, prefix } => format!("the {prefix}… after {target}"),
                     Parse::CsvNames => "the names (each line's first field)".to_string(),
-                    Parse::Member { ssh, expect: Some(m) } if ssh.is_empty() => {
-                        format!("the cluster member (it must be {m})")
-                    }
-                    Parse::Member { ssh, expect: None } if ssh.is_empty() => "the cluster member".to_string(),
+                    Parse::Member { ssh } if ssh.is_empty() => "the cluster member".to_string(),
                     Parse::Member { ssh, .. } => {
                         let pairs: Vec<String> = ssh.iter().map(|(m, d)| format!("{m}: {d}")).collect();
                         format!("the member's ssh destination ({}; else its name)", pairs.join(", "))

@@ -21,7 +21,7 @@ mod sources;
 mod storage;
 
 use indexmap::IndexMap;
-pub use names::{api_name_problem, instance_name_problem};
+pub use names::{api_name_problem, instance_name_problem, ssh_dest_ok};
 use std::path::{Path, PathBuf};
 
 /// Settings that come from the command line rather than the config.
@@ -511,12 +511,6 @@ fn resolve(
         properties,
         merged,
     })
-}
-
-/// An ssh destination lxops can pass on: not empty, no leading '-', no
-/// white space or control characters.
-fn ssh_dest_ok(d: &str) -> bool {
-    !d.is_empty() && !d.starts_with('-') && !d.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The `host-ssh` property, checked.

@@ -25,6 +25,13 @@ pub fn instance_name_problem(name: &str) -> Option<String> {
     None
 }
 
+/// An ssh destination lxops can pass on (`[USER@]HOST` or an ssh config
+/// name): not empty, no leading '-' (ssh would read an option), no white
+/// space or control characters.
+pub fn ssh_dest_ok(d: &str) -> bool {
+    !d.is_empty() && !d.starts_with('-') && !d.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// Why `name` cannot be a profile or project name, if it cannot: the API
 /// name rule of current Incus (at most 64 characters, starting and ending
 /// with a letter or digit, no white space, none of `$?&+"'`*/`), without

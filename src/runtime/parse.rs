@@ -137,18 +137,10 @@ pub fn random_name(out: &[u8], prefix: &[u8]) -> Result<Vec<u8>, String> {
 
 /// The member in the `Location: ` line of `info` output; with `ssh` pairs,
 /// its destination. The bash half is `lxops_member`.
-pub fn member(out: &[u8], ssh: &[(String, String)], expect: Option<&str>) -> Result<Vec<u8>, String> {
+pub fn member(out: &[u8], ssh: &[(String, String)]) -> Result<Vec<u8>, String> {
     let m = out.split(|b| *b == b'\n').find_map(|l| l.strip_prefix(b"Location: ")).unwrap_or_default();
     if !name_ok(m) || m == b"none" {
         return Err(format!("the server does not say which cluster member holds the instance: {}", show(m)));
-    }
-    if let Some(e) = expect
-        && m != e.as_bytes()
-    {
-        return Err(format!(
-            "the instance is on cluster member {}, not on {e} (its target); lxops does not move instances between members",
-            show(m)
-        ));
     }
     Ok(ssh.iter().find(|(k, _)| k.as_bytes() == m).map(|(_, d)| d.as_bytes().to_vec()).unwrap_or(m.to_vec()))
 }
@@ -175,7 +167,7 @@ pub fn apply(
         )),
         Parse::Text => Parsed::One(out.to_vec()),
         Parse::RandomName { prefix } => Parsed::One(random_name(out, prefix.as_bytes())?),
-        Parse::Member { ssh, expect } => Parsed::One(member(out, ssh, expect.as_deref())?),
+        Parse::Member { ssh } => Parsed::One(member(out, ssh)?),
         Parse::CsvNames => Parsed::Many(csv_names(out)?),
         Parse::ProfileNames => Parsed::Many(profile_names(out)?),
         Parse::ProfileFlags => {
@@ -234,12 +226,8 @@ pub fn bash(sh: &mut crate::runtime::Sh, p: &Parse, var: &str, raw: &str) -> Str
         Parse::RandomName { prefix } => {
             format!("{} {var} \"${raw}\" {}", sh.uses("lxops_random_name"), q(prefix))
         }
-        Parse::Member { ssh, expect } => {
-            let mut s = format!(
-                "{} {var} \"${raw}\" {}",
-                sh.uses("lxops_member"),
-                q(expect.as_deref().unwrap_or(""))
-            );
+        Parse::Member { ssh } => {
+            let mut s = format!("{} {var} \"${raw}\"", sh.uses("lxops_member"));
             for (m, d) in ssh {
                 s.push_str(&format!(" {} {}", q(m), q(d)));
             }
@@ -366,13 +354,12 @@ lxops_csv_names() {
     __lxops_csv+=("$n")
   done <<<"$2"
 }
-# lxops_member VAR TEXT EXPECT [MEMBER DEST]...: the cluster member in the
-# `Location: ` line of `info` TEXT (a name lxops can pass on, not `none`),
-# which must be EXPECT unless that is empty; with MEMBER DEST pairs, the DEST
-# of the matching MEMBER (else the member's name).
+# lxops_member VAR TEXT [MEMBER DEST]...: the cluster member in the
+# `Location: ` line of `info` TEXT (a name lxops can pass on, not `none`);
+# with MEMBER DEST pairs, the DEST of the matching MEMBER (else the name).
 lxops_member() {
   local -n __lxops_member=$1
-  local LC_ALL=C line m='' expect=$3
+  local LC_ALL=C line m=''
   while IFS= read -r line; do
     if [[ $line == 'Location: '* ]]; then m=${line#'Location: '}; break; fi
   done <<<"$2"
@@ -380,11 +367,7 @@ lxops_member() {
     lxops_say "    the server does not say which cluster member holds the instance: $(lxops_show "$m")"
     return 1
   fi
-  if [ -n "$expect" ] && [[ $m != "$expect" ]]; then
-    lxops_say "    the instance is on cluster member $(lxops_show "$m"), not on $expect (its target); lxops does not move instances between members"
-    return 1
-  fi
-  shift 3
+  shift 2
   while [ $# -ge 2 ]; do
     if [[ $m == "$1" ]]; then m=$2; break; fi
     shift 2
